@@ -1,0 +1,1 @@
+"""The ``selfsup`` command-line tool (entry point ``selfsup.cli.main:main``)."""

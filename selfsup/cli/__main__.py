@@ -1,0 +1,5 @@
+import sys
+
+from selfsup.cli.main import main
+
+sys.exit(main())

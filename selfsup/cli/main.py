@@ -1,0 +1,59 @@
+"""``selfsup`` command line: pretrain, evaluate, export, list."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+EXAMPLES = """\
+examples:
+  selfsup pretrain simclr --config configs/simclr_fashion_mnist.yaml
+  selfsup pretrain simclr --config configs/simclr_fashion_mnist.yaml train.epochs=1 optim.lr=0.5
+  selfsup pretrain simclr --resume runs/simclr-fashion_mnist-20261122-120000/checkpoints/last.ckpt
+  selfsup eval knn --encoder runs/RUN/encoder.safetensors --data fashion_mnist
+  selfsup eval linear --encoder runs/RUN/encoder.safetensors --data folder --root ~/photos
+  selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
+  selfsup list
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from selfsup.cli import eval_cmd, export_cmd, list_cmd, pretrain_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="selfsup",
+        description="Self-supervised pretraining and few-label evaluation of visual encoders.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    pretrain_cmd.add_parser(sub)
+    eval_cmd.add_parser(sub)
+    export_cmd.add_parser(sub)
+    list_cmd.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from selfsup.train.config_loader import ConfigError
+
+    try:
+        return int(args.run(args) or 0)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # Input errors: one clear line, no traceback (use -v for the traceback).
+        if args.verbose:
+            raise
+        print(f"selfsup: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

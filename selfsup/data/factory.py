@@ -1,0 +1,116 @@
+"""``create_dataset`` / ``list_datasets``: build any dataset from a name, a split and a root.
+
+Names: "fashion_mnist" (default dataset, DESIGN.md section 6), "digits" (sklearn, for fast
+tests) and "folder" (any image directory). Hyphens and case are ignored
+("Fashion-MNIST" works); "image_folder" is an alias of "folder".
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from selfsup.data.digits import Digits
+from selfsup.data.fashion_mnist import FashionMNIST
+from selfsup.data.image_folder import ImageFolderDataset
+
+_NAMES = ("digits", "fashion_mnist", "folder")
+_ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
+_FOLDER_DEFAULT_SIZE = 64
+_SPLIT_DIRS = ("train", "val", "test")
+
+
+def list_datasets() -> list[str]:
+    """Names accepted by ``create_dataset``."""
+    return sorted(_NAMES)
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in _NAMES:
+        raise ValueError(f"unknown dataset {name!r}; available datasets: {', '.join(list_datasets())}")
+    return key
+
+
+def _folder_split(root: Path, split: str) -> tuple[Path, Path | None]:
+    """(folder for ``split``, the train folder whose class list fixes label ids, if separate)."""
+    if not root.exists():
+        raise FileNotFoundError(
+            f"image folder {root} does not exist; pass root=DIR (data.root=DIR) of an existing folder"
+        )
+    if (root / split).is_dir():
+        train = root / "train"
+        return root / split, (train if split != "train" and train.is_dir() else None)
+    present = [s for s in _SPLIT_DIRS if (root / s).is_dir()]
+    if present:
+        raise ValueError(
+            f"image folder {root} is split into {present} sub-folders but has no {split!r} one; "
+            f"pass split={present[0]!r} or add {root / split}"
+        )
+    if split != "train":
+        warnings.warn(
+            f"image folder {root} has no {split!r} sub-folder; using the whole folder for split {split!r} "
+            "(the same images as 'train')",
+            stacklevel=3,
+        )
+    return root, None
+
+
+def create_dataset(
+    name: str,
+    split: str = "train",
+    root: str | None = None,
+    image_size: int | None = None,
+    strict: bool = False,
+    **kw: Any,
+) -> Dataset:
+    """Build dataset ``name`` for ``split``; every item is ``(uint8 [C, H, W], label, index)``.
+
+    name:       one of ``list_datasets()``.
+    split:      "train" or "test". For "folder", ``root/<split>`` is used when it exists
+                (label ids then follow ``root/train``'s classes), else the whole ``root``.
+    root:       data directory; Fashion-MNIST defaults to /usr/share/datasets/fashion-mnist,
+                "folder" requires it, "digits" takes none (it ships with scikit-learn).
+    image_size: square side. None keeps 28 (Fashion-MNIST) / 8 (digits) / 64 (folder).
+    strict:     folder only: raise on an unreadable image instead of skipping it.
+    kw:         extra keyword arguments of the dataset class (e.g. ``grayscale=True`` for folders).
+    """
+    key = _canonical(name)
+    if key == "fashion_mnist":
+        _no_extra(key, kw)
+        return FashionMNIST(root=root, split=split, image_size=image_size)
+    if key == "digits":
+        if root is not None:
+            raise ValueError(
+                f"dataset 'digits' ships with scikit-learn and takes no root (got root={root!r})"
+            )
+        _no_extra(key, kw)
+        return Digits(split=split, image_size=image_size)
+    if root is None:
+        raise ValueError("dataset 'folder' needs root=DIR (data.root=DIR): the directory of images")
+    folder, train_folder = _folder_split(Path(root).expanduser(), split)
+    size = image_size if image_size is not None else _FOLDER_DEFAULT_SIZE
+    valid = set(inspect.signature(ImageFolderDataset).parameters) - {"root", "image_size", "strict"}
+    unknown = sorted(set(kw) - valid)
+    if unknown:
+        raise TypeError(f"dataset 'folder': unknown arguments {unknown}; valid: {sorted(valid)}")
+    if train_folder is not None and "classes" not in kw and kw.get("labeled") is not False:
+        # Without this a test split missing a class would shift every later label id.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference = ImageFolderDataset(
+                train_folder, image_size=size, validate=False, labeled=kw.get("labeled")
+            )
+        if reference.classes:
+            kw["classes"] = reference.classes
+    return ImageFolderDataset(folder, image_size=size, strict=strict, **kw)
+
+
+def _no_extra(name: str, kw: dict[str, Any]) -> None:
+    if kw:
+        raise TypeError(f"dataset {name!r} takes no extra arguments, got {sorted(kw)}")

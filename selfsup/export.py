@@ -1,0 +1,73 @@
+"""Encoder export and loading: safetensors weights + a small JSON that names the architecture.
+
+``export_encoder(encoder, path)`` writes ``<path>.safetensors`` and ``<path>.json``
+(backbone spec, method, config, extra facts). ``load_encoder(path)`` rebuilds the
+backbone with ``create_backbone`` and loads the weights strictly. Loading never
+unpickles: safetensors and JSON only, so an untrusted file cannot run code.
+For timm backbones the weights are also saved under timm's own names
+(``<path>.timm.safetensors``) so ``timm.create_model(...).load_state_dict`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from selfsup.backbones import create_backbone
+
+FORMAT_VERSION = 1
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_suffix(".safetensors"), path.with_suffix(".json")
+
+
+def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Path:
+    """Save ``encoder`` (a selfsup backbone) to ``path``.safetensors/.json; returns the weights path."""
+    spec = getattr(encoder, "spec", None)
+    if spec is None:
+        raise TypeError("export_encoder needs a selfsup backbone (with a .spec); build it with create_backbone")
+    weights, meta_path = _paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
+    save_file(state, str(weights))
+    if hasattr(encoder, "timm_state_dict"):
+        timm_state = {k: v.detach().contiguous().cpu() for k, v in encoder.timm_state_dict().items()}
+        save_file(timm_state, str(weights.with_suffix(".timm.safetensors")))
+    meta = {"format_version": FORMAT_VERSION, "backbone": spec, "num_features": encoder.num_features, **metadata}
+    meta_path.write_text(json.dumps(meta, indent=2, default=str))
+    return weights
+
+
+def load_encoder(path: str | Path, map_location: str = "cpu") -> nn.Module:
+    """Rebuild and load an encoder written by ``export_encoder`` (path with or without suffix)."""
+    weights, meta_path = _paths(path)
+    for p in (weights, meta_path):
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"encoder file {p} not found; export one with `selfsup export --checkpoint RUN/checkpoints/last.ckpt`"
+            )
+    meta = json.loads(meta_path.read_text())
+    spec = meta.get("backbone")
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(f"{meta_path} has no backbone spec; it was not written by selfsup.export_encoder")
+    encoder = create_backbone(spec["name"], **spec.get("kwargs", {}))
+    state = load_file(str(weights), device=map_location)
+    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{weights} does not match backbone {spec['name']}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    return encoder.eval()
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON beside an exported encoder."""
+    return json.loads(_paths(path)[1].read_text())

@@ -1,0 +1,88 @@
+"""The ``Method`` contract every self-supervised method implements.
+
+A method is a plain ``nn.Module`` (never a ``LightningModule``) built from a
+backbone and its own dataclass ``Config``:
+
+- ``make_batch(images, labels, indices, generator) -> Batch`` turns a uint8
+  batch ``[B, C, H, W]`` (already on the training device) into views and
+  pretext targets, in batch, with all randomness drawn from ``generator``.
+- ``training_step(batch, progress) -> StepOutput`` computes the loss.
+- ``after_backward`` / ``after_optimizer_step`` hold updates that must happen
+  outside autograd (EMA teachers, queues, centers, frozen-layer gradients).
+- ``encoder`` is the backbone that evaluation and export receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from selfsup.types import Batch, Progress, StepOutput
+
+
+@dataclass
+class MethodConfig:
+    """Base of every method's config dataclass (methods add their own fields)."""
+
+
+class Method(nn.Module):
+    """Base class; subclasses set ``Config`` and implement ``make_batch`` and ``training_step``."""
+
+    name: ClassVar[str] = "method"
+    Config: ClassVar[type] = MethodConfig
+
+    def __init__(self, backbone: nn.Module, config: Any) -> None:
+        super().__init__()
+        if not isinstance(config, self.Config):
+            raise TypeError(
+                f"{type(self).__name__} expects a {self.Config.__name__}, got {type(config).__name__}"
+            )
+        self.encoder = backbone
+        self.config = config
+
+    def make_batch(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        indices: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Batch:
+        raise NotImplementedError
+
+    def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
+        raise NotImplementedError
+
+    def after_backward(self, progress: Progress) -> None:
+        """Called after ``loss.backward()`` and before the optimizer step."""
+
+    def after_optimizer_step(self, progress: Progress) -> None:
+        """Called after each optimizer step (EMA, queue and center updates go here)."""
+
+    def normalization(self) -> tuple[list[float] | None, list[float] | None]:
+        """Per-channel (mean, std) the views were normalized with; evaluation uses the same."""
+        return None, None
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-able facts saved beside an exported encoder (e.g. a permutation set)."""
+        return {}
+
+    def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """Trainable parameters split into decayed and non-decayed groups.
+
+        Biases and normalization parameters (every tensor with ``ndim <= 1``) get no
+        weight decay and are excluded from LARS adaptation, as in SimCLR (Chen et al.
+        2020, §B.1) and BYOL; everything else decays with ``weight_decay``.
+        """
+        decay, no_decay = [], []
+        for _, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [
+            {"params": decay, "weight_decay": weight_decay, "lars_exclude": False},
+            {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True},
+        ]
+        return [g for g in groups if g["params"]]

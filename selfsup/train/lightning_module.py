@@ -1,0 +1,120 @@
+"""The thin adapter between a ``Method`` (a plain module) and ``lightning.Trainer``.
+
+It turns each uint8 batch into views on the device (``method.make_batch``) with a
+generator seeded by the micro-batch number, builds the ``Progress``, sets the
+scheduled learning rate, logs the step's metrics, stops on a non-finite loss and
+calls the method's hooks around the optimizer step. It knows nothing else about
+the method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from selfsup.methods.base import Method
+from selfsup.train.config import Derived, RunConfig
+from selfsup.train.optimizers import build_optimizer
+from selfsup.train.schedules import warmup_cosine
+from selfsup.types import Progress
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
+
+
+class LitMethod(L.LightningModule):
+    def __init__(self, method: Method, cfg: RunConfig, derived: Derived, train_dataset: Any = None) -> None:
+        super().__init__()
+        self.method = method
+        self.train_dataset = train_dataset
+        self.cfg = cfg
+        self.derived = derived
+        self._micro = 0  # micro-batches done; set from global_step when training starts
+
+    # -- progress and randomness ------------------------------------------------------------
+    def progress(self) -> Progress:
+        return Progress(self.global_step, self.derived.total_steps, self.derived.steps_per_epoch)
+
+    def _generator(self) -> torch.Generator:
+        """A generator that depends only on (seed, micro-batch, rank): views are exact on resume."""
+        g = torch.Generator(device=self.device)
+        g.manual_seed(((self.cfg.train.seed * 1_000_003 + self._micro) * 4096 + self.global_rank) % 2**63)
+        return g
+
+    def lr_at(self, progress: Progress) -> float:
+        return warmup_cosine(progress, self.derived.peak_lr, self.cfg.optim.min_lr, self.derived.warmup_steps)
+
+    # -- Lightning hooks ----------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        return build_optimizer(self.method, self.cfg.optim, self.derived.peak_lr)
+
+    def on_train_start(self) -> None:
+        self._micro = self.global_step * self.cfg.train.accumulate
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        lr = self.lr_at(self.progress())
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr * group.get("lr_scale", 1.0)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        images, labels, indices = batch
+        progress = self.progress()
+        with torch.no_grad():
+            views = self.method.make_batch(images, labels, indices, generator=self._generator())
+        self._micro += 1
+        out = self.method.training_step(views, progress)
+        if not torch.isfinite(out.loss.detach()):
+            raise NonFiniteLossError(
+                f"the loss became {out.loss.item()} at step {progress.step} (epoch {progress.epoch}); "
+                "training stopped and the last good checkpoint is kept in the run's checkpoints/ folder. "
+                "Lower optim.lr, enable optim.grad_clip, or use train.precision=32-true."
+            )
+        metrics = {"loss": out.loss.detach(), "lr": self.lr_at(progress)}
+        for key, value in out.metrics.items():
+            metrics[key] = value.detach().float() if torch.is_tensor(value) else float(value)
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, prog_bar=False,
+                      batch_size=images.shape[0])
+        self.log("loss", out.loss.detach(), prog_bar=True, logger=False, batch_size=images.shape[0])
+        self.log("step", float(self.global_step), logger=False, batch_size=images.shape[0])
+        return out.loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.method.after_backward(self.progress())
+        if self.cfg.train.log_every and self.global_step % self.cfg.train.log_every == 0:
+            norms = [p.grad.detach().norm() for p in self.method.parameters() if p.grad is not None]
+            if norms:
+                self.log("train/grad_norm", torch.stack(norms).norm(), on_step=True)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        progress = self.progress()
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        self.method.after_optimizer_step(progress)
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        """Built when training starts: rank, world size and the restored step are known by then."""
+        from selfsup.data import collate_batched
+        from selfsup.train.sampler import StepBatchSampler
+
+        sampler = StepBatchSampler(
+            self.derived.train_items,
+            self.cfg.train.batch_size,
+            self.derived.total_steps,
+            accumulate=self.cfg.train.accumulate,
+            world_size=self.trainer.world_size,
+            rank=self.global_rank,
+            seed=self.cfg.train.seed,
+            start_step=lambda: self.global_step,
+        )
+        workers = self.cfg.data.num_workers
+        return torch.utils.data.DataLoader(
+            self.train_dataset,
+            batch_sampler=sampler,
+            collate_fn=collate_batched,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )

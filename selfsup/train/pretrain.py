@@ -1,0 +1,108 @@
+"""``pretrain(cfg)``: build data, backbone and method, run ``lightning.Trainer``, export the encoder.
+
+Checkpoints are written every ``train.checkpoint_every`` optimizer steps and at the
+end (``last.ckpt``); ``resume=PATH`` continues a run exactly where it stopped (same
+data order, same views, same schedule values), writing into the same run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from selfsup.backbones import create_backbone
+from selfsup.data import create_dataset
+from selfsup.methods.base import Method
+from selfsup.registry import create_method
+from selfsup.train.allocator import keep_freed_memory
+from selfsup.train.config import Derived, RunConfig, derive
+from selfsup.train.checkpoint import export_method
+from selfsup.train.lightning_module import LitMethod
+from selfsup.train.run_dir import new_run_dir, run_dir_of_checkpoint, save_run_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainResult:
+    run_dir: Path
+    encoder_path: Path
+    method: Method
+    derived: Derived
+    global_rank: int
+
+
+def build_method(cfg: RunConfig, channels: int, image_size: int) -> Method:
+    backbone = create_backbone(cfg.backbone, in_chans=channels, image_size=image_size, **cfg.backbone_kwargs)
+    return create_method(cfg.method_name, backbone, cfg.method)
+
+
+def _world_size(cfg: RunConfig) -> int:
+    return max(1, cfg.train.devices) * max(1, cfg.train.num_nodes)
+
+
+def pretrain(cfg: RunConfig, resume: str | Path | None = None, callbacks: list | None = None) -> PretrainResult:
+    """Pretrain ``cfg.method_name`` on ``cfg.data``; returns where everything was written."""
+    keep_freed_memory()
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    dataset = create_dataset(
+        cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size, strict=cfg.data.strict
+    )
+    items = len(dataset) if cfg.data.max_train_items is None else min(len(dataset), cfg.data.max_train_items)
+    derived = derive(cfg, items, _world_size(cfg))
+    image_size = cfg.data.image_size or dataset.image_size[0]
+    method = build_method(cfg, dataset.channels, image_size)
+
+    run_dir = run_dir_of_checkpoint(resume) if resume else new_run_dir(cfg)
+    ckpt_dir = run_dir / "checkpoints"
+    checkpointing = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="step-{step:07.0f}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.train.checkpoint_every,
+        save_top_k=3,
+        monitor="step",
+        mode="max",
+        save_last=True,
+    )
+    lit = LitMethod(method, cfg, derived, train_dataset=dataset)
+    trainer = L.Trainer(
+        accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices,
+        num_nodes=cfg.train.num_nodes,
+        strategy=cfg.train.strategy,
+        precision=cfg.train.precision,
+        max_steps=derived.total_steps,
+        max_epochs=-1,
+        accumulate_grad_batches=cfg.train.accumulate,
+        gradient_clip_val=cfg.optim.grad_clip,
+        sync_batchnorm=cfg.train.sync_batchnorm,
+        use_distributed_sampler=False,
+        logger=[
+            CSVLogger(run_dir, name="logs", version=""),
+            TensorBoardLogger(run_dir, name="logs", version="", default_hp_metric=False),
+        ],
+        callbacks=[checkpointing, *(callbacks or [])],
+        log_every_n_steps=cfg.train.log_every,
+        enable_progress_bar=cfg.train.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=cfg.train.deterministic,
+        default_root_dir=run_dir,
+    )
+    if trainer.is_global_zero:
+        save_run_files(run_dir, cfg, derived)
+    trainer.fit(lit, ckpt_path=str(resume) if resume else None)
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    encoder_path = run_dir / "encoder.safetensors"
+    if trainer.is_global_zero:
+        export_method(method, cfg, encoder_path, image_size, int(trainer.global_step))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return PretrainResult(run_dir, encoder_path, method, derived, trainer.global_rank)

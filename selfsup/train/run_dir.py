@@ -1,0 +1,55 @@
+"""The run directory: effective config, derived values, logs, checkpoints and the exported encoder.
+
+Layout::
+
+    RUN/config.yaml          the effective config (loadable with --config)
+    RUN/derived.json         global batch, steps, scaled lr, ... computed once
+    RUN/logs/                CSV (metrics.csv) and TensorBoard logs
+    RUN/checkpoints/         Lightning checkpoints (step-NNNNNNN.ckpt, last.ckpt)
+    RUN/encoder.safetensors  exported encoder (+ encoder.json)
+    RUN/results.json         evaluation results, when evaluated
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from selfsup.train.config import Derived, RunConfig
+from selfsup.train.config_loader import config_to_dict
+
+
+def new_run_dir(cfg: RunConfig) -> Path:
+    name = cfg.train.run_name or f"{cfg.method_name}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = Path(cfg.train.out_dir) / name
+    suffix = 1
+    while (path / "config.yaml").exists() and cfg.train.run_name is None:
+        path = Path(cfg.train.out_dir) / f"{name}-{suffix}"
+        suffix += 1
+    return path
+
+
+def run_dir_of_checkpoint(checkpoint: str | Path) -> Path:
+    """``RUN/checkpoints/x.ckpt`` → ``RUN``."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist; pass RUN/checkpoints/last.ckpt")
+    return checkpoint.parent.parent
+
+
+def save_run_files(run_dir: Path, cfg: RunConfig, derived: Derived) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    (run_dir / "derived.json").write_text(json.dumps(dataclasses.asdict(derived), indent=2))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        return last
+    steps = sorted((run_dir / "checkpoints").glob("step-*.ckpt"))
+    return steps[-1] if steps else None

@@ -1,0 +1,48 @@
+"""Schedules as pure functions of ``Progress`` (so a resumed run is exact).
+
+``cosine(progress, start, end, warmup_steps)`` is the linear-warm-up + cosine
+decay used for the learning rate by SimCLR (Chen et al. 2020, §B.1: 10 warm-up
+epochs, then cosine decay without restarts, Loshchilov & Hutter 2017), and for
+DINO's weight decay, teacher momentum and temperature warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+
+from selfsup.types import Progress
+
+
+def warmup_cosine(progress: Progress, peak: float, final: float = 0.0, warmup_steps: int = 0) -> float:
+    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then cosine from ``peak`` to ``final``.
+
+    At ``step == total_steps`` the value is ``final``.
+    """
+    step, total = progress.step, progress.total_steps
+    if warmup_steps > 0 and step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    decay_steps = max(1, total - warmup_steps)
+    t = min(1.0, max(0.0, (step - warmup_steps) / decay_steps))
+    return final + 0.5 * (peak - final) * (1.0 + math.cos(math.pi * t))
+
+
+def linear_warmup(progress: Progress, start: float, end: float, warmup_steps: int) -> float:
+    """Linear ramp from ``start`` to ``end`` over ``warmup_steps``, then constant ``end``."""
+    if warmup_steps <= 0 or progress.step >= warmup_steps:
+        return end
+    return start + (end - start) * progress.step / warmup_steps
+
+
+def scaled_lr(base_lr: float, global_batch: int, rule: str = "linear") -> float:
+    """Learning rate scaled with the global batch size, as SimCLR (§B.1) and Goyal et al. 2017.
+
+    ``linear``: ``base_lr * global_batch / 256``; ``sqrt``: ``base_lr * sqrt(global_batch)``
+    (SimCLR's choice for LARS at small batches); ``none``: ``base_lr``.
+    """
+    if rule == "linear":
+        return base_lr * global_batch / 256
+    if rule == "sqrt":
+        return base_lr * math.sqrt(global_batch)
+    if rule == "none":
+        return base_lr
+    raise ValueError(f"unknown lr scaling rule {rule!r}; use 'linear', 'sqrt' or 'none'")

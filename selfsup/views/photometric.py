@@ -1,0 +1,319 @@
+"""Batched photometric view ops: color jitter, grayscale, Gaussian blur, solarize.
+
+Input and output are float batches ``[B, C, H, W]`` in [0, 1] (``C`` = 1 or 3). Every sample gets
+its own factors and its own coin flip for probability ``p``; samples the coin skips come back
+bit-identical. Each op has an ``adjust_*`` / ``*_with_*`` form that takes explicit per-sample
+parameters (tensors ``[B]``) and follows torchvision's functional semantics, and a random form
+that draws the parameters from the explicit ``generator`` and calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from selfsup.views.ops import (
+    bernoulli,
+    check_generator,
+    check_images,
+    check_probability,
+    check_range,
+    uniform,
+)
+
+__all__ = [
+    "LUMA_WEIGHTS",
+    "JitterParams",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_hue",
+    "adjust_saturation",
+    "apply_jitter",
+    "blur_with_sigmas",
+    "color_jitter",
+    "default_blur_kernel_size",
+    "gaussian_blur",
+    "random_grayscale",
+    "rgb_to_luma",
+    "sample_jitter_params",
+    "solarize",
+]
+
+# ITU-R BT.601-2 luma, as PIL's convert("L"). (torchvision's tensor path rounds 0.299 to 0.2989.)
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def _per_sample(values: Tensor, x: Tensor, name: str) -> Tensor:
+    """Check a per-sample parameter ``[B]`` and shape it ``[B, 1, 1, 1]`` for broadcasting."""
+    if values.ndim != 1 or values.shape[0] != x.shape[0]:
+        raise ValueError(f"{name} must have shape [B] = [{x.shape[0]}], got {tuple(values.shape)}")
+    return values.to(dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+
+
+def rgb_to_luma(x: Tensor) -> Tensor:
+    """Luma ``[B, 1, H, W]`` of a float batch ``[B, C, H, W]``; a 1-channel batch is its own luma."""
+    if x.shape[1] == 1:
+        return x
+    r, g, b = x.unbind(1)
+    luma = r * LUMA_WEIGHTS[0]
+    return luma.add_(g, alpha=LUMA_WEIGHTS[1]).add_(b, alpha=LUMA_WEIGHTS[2]).unsqueeze(1)
+
+
+# The ``_name_`` kernels work in place on a tensor the caller owns: the jitter pipeline then
+# allocates one buffer instead of one per stage (allocation dominates these cheap ops on the CPU).
+# Each follows torchvision's _blend: ratio * img + (1 - ratio) * other, clamped to [0, 1].
+
+
+def _brightness_(out: Tensor, f: Tensor) -> Tensor:
+    return out.mul_(f).clamp_(0.0, 1.0)
+
+
+def _contrast_(out: Tensor, f: Tensor) -> Tensor:
+    # The mean of the luma image equals the luma of the channel means (luma is linear): one reduction.
+    means = out.mean(dim=(2, 3))
+    if out.shape[1] == 3:
+        means = means @ torch.tensor(LUMA_WEIGHTS, dtype=out.dtype, device=out.device)
+    return out.mul_(f).add_((1.0 - f) * means.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
+
+
+def _saturation_(out: Tensor, f: Tensor) -> Tensor:
+    if out.shape[1] == 1:
+        return out
+    gray = rgb_to_luma(out).mul_(1.0 - f)
+    return out.mul_(f).add_(gray).clamp_(0.0, 1.0)
+
+
+def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
+    """Multiply sample i of ``[B, C, H, W]`` by ``factor[i]`` and clamp to [0, 1] (blend with black)."""
+    return _brightness_(x.clone(), _per_sample(factor, x, "factor"))
+
+
+def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
+    """Blend sample i with the mean of its own luma by ``factor[i]`` (torchvision's adjust_contrast)."""
+    return _contrast_(x.clone(), _per_sample(factor, x, "factor"))
+
+
+def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
+    """Blend sample i with its luma image by ``factor[i]`` (0 = gray, 1 = unchanged); identity for C = 1."""
+    return _saturation_(x.clone(), _per_sample(factor, x, "factor"))
+
+
+def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
+    """Rotate the HSV hue of sample i by ``shift[i]`` turns (in [-0.5, 0.5]); identity for C = 1.
+
+    Value V (max channel) and chroma C (max - min) are kept, so only the hue changes, as in
+    torchvision's adjust_hue. HSV -> RGB uses the branch-free closed form
+    ``c = V - C + C * clamp(|6 frac(h + k_c) - 3| - 1, 0, 1)`` with ``k = 1, 2/3, 1/3`` for R, G, B;
+    RGB -> hue uses arithmetic float masks instead of comparisons and ``torch.where`` (bool masks
+    and per-pixel data-dependent selects are several times slower on the CPU).
+    """
+    s = _per_sample(shift, x, "shift")
+    if x.shape[1] == 1:
+        return x
+    r, g, b = x.unbind(1)
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    chroma = maxc - minc
+    # Which channel holds the max, with torchvision's precedence red, then green, then blue, as
+    # float masks: clamp(d * 1e30, 0, 1) is 0 where d = max - c is 0 and 1 for any d > 1e-30 (a
+    # smaller d means chroma ~ 0, where the hue does not matter). Comparison ops that make bool
+    # masks cost ~4x a subtraction here.
+    not_r = (maxc - r).mul_(1e30).clamp_(0.0, 1.0)
+    is_g = (maxc - g).mul_(-1e30).clamp_(-1.0, 0.0).add_(1.0).mul_(not_r)
+    is_b = not_r - is_g
+    # Hue times 6 C: (g - b), (b - r) + 2C or (r - g) + 4C by sector; gray pixels (C = 0) get hue 0.
+    twice = chroma * 2.0
+    h = (g - b).mul_(1.0 - not_r)
+    h.addcmul_(is_g, (b - r).add_(twice))
+    h.addcmul_(is_b, (r - g).add_(twice).add_(twice))
+    # In turns, shifted; + 1 keeps it positive so frac() is the wrap-around modulo 1.
+    h = h.div_(chroma.clamp_min(torch.finfo(x.dtype).tiny).mul_(6.0)).unsqueeze(1).add_(s + 1.0)
+    k = torch.tensor([1.0, 2.0 / 3.0, 1.0 / 3.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    ramp = (h + k).frac_().mul_(6.0).sub_(3.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
+    return ramp.mul_(chroma.unsqueeze(1)).add_(minc.unsqueeze(1))
+
+
+class JitterParams(NamedTuple):
+    """Per-sample color-jitter parameters, all ``[B]``: multiplicative factors, hue shift, and the coin."""
+
+    brightness: Tensor
+    contrast: Tensor
+    saturation: Tensor
+    hue: Tensor
+    applied: Tensor
+
+
+def sample_jitter_params(
+    batch: int,
+    brightness: float,
+    contrast: float,
+    saturation: float,
+    hue: float,
+    p: float,
+    *,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+) -> JitterParams:
+    """Draw per-sample jitter parameters like torchvision's ColorJitter inside RandomApply(p).
+
+    Factors are uniform in ``[max(0, 1 - s), 1 + s]`` for strength ``s``; the hue shift is uniform in
+    ``[-hue, hue]``. Always draws ``5 * batch`` values.
+    """
+    for name, v in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+        if v < 0:
+            raise ValueError(f"{name} strength must be >= 0, got {v}")
+    if not 0 <= hue <= 0.5:
+        raise ValueError(f"hue strength must be in [0, 0.5] (turns of the color wheel), got {hue}")
+    check_probability(p, "p")
+    u = torch.rand(5, batch, generator=generator, device=device)
+
+    def factor(row: Tensor, s: float) -> Tensor:
+        lo = max(0.0, 1.0 - s)
+        return row * (1.0 + s - lo) + lo
+
+    return JitterParams(
+        brightness=factor(u[0], brightness),
+        contrast=factor(u[1], contrast),
+        saturation=factor(u[2], saturation),
+        hue=(2.0 * u[3] - 1.0) * hue,
+        applied=u[4] < p,
+    )
+
+
+def apply_jitter(x: Tensor, params: JitterParams, *, skip: Sequence[str] = ()) -> Tensor:
+    """Apply brightness, contrast, saturation, hue in that fixed order where ``params.applied``.
+
+    torchvision's ColorJitter shuffles the order per image; a fixed order keeps the batch in one
+    pass of tensor ops (all samples share the same op sequence). ``skip`` names stages that are
+    identities (zero strength) to save the work.
+    """
+    b = x.shape[0]
+    if "brightness" not in skip:
+        out = (x * _per_sample(params.brightness, x, "params.brightness")).clamp_(0.0, 1.0)
+    else:
+        out = x.clone()
+    if "contrast" not in skip:
+        out = _contrast_(out, _per_sample(params.contrast, x, "params.contrast"))
+    if "saturation" not in skip:
+        out = _saturation_(out, _per_sample(params.saturation, x, "params.saturation"))
+    if "hue" not in skip:
+        out = adjust_hue(out, params.hue)
+    if params.applied.shape != (b,):
+        raise ValueError(f"params.applied must have shape [B] = [{b}], got {tuple(params.applied.shape)}")
+    return torch.where(params.applied.view(-1, 1, 1, 1), out, x)
+
+
+def color_jitter(
+    x: Tensor,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    saturation: float = 0.2,
+    hue: float = 0.1,
+    p: float = 0.8,
+    *,
+    generator: torch.Generator,
+    return_params: bool = False,
+) -> Tensor | tuple[Tensor, JitterParams]:
+    """Random per-sample color jitter of a float batch ``[B, C, H, W]``, applied with probability ``p``.
+
+    Defaults are BYOL's (0.4, 0.4, 0.2, 0.1, p = 0.8; Grill et al. 2020, Appendix B); SimCLR's
+    strength-s recipe (0.8s, 0.8s, 0.8s, 0.2s) lives in ``ViewRecipe``. Order is fixed
+    b, c, s, h (see ``apply_jitter``). For 1-channel input saturation and hue are identities.
+    """
+    check_images(x, "x")
+    check_generator(generator, x)
+    params = sample_jitter_params(
+        x.shape[0], brightness, contrast, saturation, hue, p, generator=generator, device=x.device
+    )
+    strengths = {"brightness": brightness, "contrast": contrast, "saturation": saturation, "hue": hue}
+    skip = [k for k, v in strengths.items() if v == 0]
+    out = apply_jitter(x, params, skip=skip)
+    return (out, params) if return_params else out
+
+
+def random_grayscale(x: Tensor, p: float = 0.2, *, generator: torch.Generator) -> Tensor:
+    """Replace sample i by its luma (0.299 R + 0.587 G + 0.114 B) on all C channels with probability ``p``.
+
+    ``p = 0.2`` is SimCLR's (Chen et al. 2020, Appendix A). A 1-channel batch is returned unchanged.
+    """
+    check_images(x, "x")
+    check_generator(generator, x)
+    check_probability(p, "p")
+    gray = bernoulli(x.shape[0], p, generator=generator, device=x.device)
+    if x.shape[1] == 1:
+        return x
+    return torch.where(gray.view(-1, 1, 1, 1), rgb_to_luma(x).expand_as(x), x)
+
+
+def default_blur_kernel_size(image_size: int) -> int:
+    """SimCLR's blur kernel: 10% of the image side, made odd (224 -> 23, 96 -> 9, 32 -> 3); at least 3."""
+    return max(3, int(0.1 * image_size)) | 1
+
+
+def blur_with_sigmas(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
+    """Gaussian-blur sample i of ``[B, C, H, W]`` with std ``sigma[i]`` (pixels), as torchvision's gaussian_blur.
+
+    Separable: a vertical then a horizontal 1-D kernel ``exp(-t^2 / 2 sigma^2)`` (normalized) over
+    ``t = -(k-1)/2 .. (k-1)/2``, reflect padding. All ``B * C`` planes go through one depthwise conv
+    by folding the batch into channels (``[1, B*C, H, W]``, ``groups = B*C``), so every sample
+    carries its own kernel.
+    """
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size}")
+    b, c, height, width = x.shape
+    half = kernel_size // 2
+    if half >= min(height, width):
+        raise ValueError(
+            f"kernel_size {kernel_size} is too large for {height}x{width} images (reflect padding needs "
+            f"kernel_size // 2 < {min(height, width)}); pass a smaller kernel_size"
+        )
+    s = _per_sample(sigma, x, "sigma").view(b, 1)
+    t = torch.arange(kernel_size, dtype=x.dtype, device=x.device) - half
+    kernel = torch.exp(-0.5 * (t / s) ** 2)
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # [B*C, k]
+    planes = F.pad(x.reshape(1, b * c, height, width), (half, half, half, half), mode="reflect")
+    planes = F.conv2d(planes, kernel.view(b * c, 1, kernel_size, 1), groups=b * c)
+    planes = F.conv2d(planes, kernel.view(b * c, 1, 1, kernel_size), groups=b * c)
+    return planes.view(b, c, height, width)
+
+
+def gaussian_blur(
+    x: Tensor,
+    sigma: tuple[float, float] = (0.1, 2.0),
+    p: float = 0.5,
+    kernel_size: int | None = None,
+    *,
+    generator: torch.Generator,
+) -> Tensor:
+    """Blur sample i of ``[B, C, H, W]`` with sigma_i ~ U(sigma) with probability ``p``.
+
+    Defaults are SimCLR's ImageNet ones (Chen et al. 2020, Appendix A): sigma in [0.1, 2.0],
+    p = 0.5, kernel 10% of the image side (``default_blur_kernel_size`` of the shorter side).
+    """
+    check_images(x, "x")
+    check_generator(generator, x)
+    check_range(sigma, "sigma", low=0.0)
+    check_probability(p, "p")
+    if kernel_size is None:
+        kernel_size = default_blur_kernel_size(min(x.shape[-2:]))
+    sigmas = uniform(x.shape[0], sigma[0], sigma[1], generator=generator, device=x.device)
+    blurred = bernoulli(x.shape[0], p, generator=generator, device=x.device)
+    return torch.where(blurred.view(-1, 1, 1, 1), blur_with_sigmas(x, sigmas, kernel_size), x)
+
+
+def solarize(x: Tensor, threshold: float = 0.5, p: float = 0.2, *, generator: torch.Generator) -> Tensor:
+    """With probability ``p`` per sample, invert (``1 - v``) every pixel value ``v >= threshold``.
+
+    Defaults are BYOL's second view (Grill et al. 2020, Appendix B: threshold 0.5, p = 0.2).
+    """
+    check_images(x, "x")
+    check_generator(generator, x)
+    check_probability(p, "p")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1] for float images, got {threshold}")
+    flip = bernoulli(x.shape[0], p, generator=generator, device=x.device)
+    return torch.where(flip.view(-1, 1, 1, 1) & (x >= threshold), 1.0 - x, x)
