@@ -27,7 +27,9 @@ DEFAULT_STD = 0.5
 
 def _check_images(images: Tensor, name: str = "images_uint8") -> None:
     if not isinstance(images, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor [N, C, H, W] of dtype uint8, got {type(images).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor [N, C, H, W] of dtype uint8, got {type(images).__name__}"
+        )
     if images.dtype != torch.uint8:
         raise ValueError(
             f"{name} must have dtype torch.uint8 (raw images in [0, 255]), got {images.dtype}; "
@@ -50,14 +52,18 @@ def _size_pair(image_size: ImageSize | None) -> tuple[int, int] | None:
     return size  # type: ignore[return-value]
 
 
-def _channel_stats(values: float | Sequence[float] | None, default: float, channels: int, name: str) -> Tensor:
+def _channel_stats(
+    values: float | Sequence[float] | None, default: float, channels: int, name: str
+) -> Tensor:
     if values is None:
         values = default
     stats = torch.as_tensor(values, dtype=torch.float32).flatten()
     if stats.numel() == 1:
         stats = stats.expand(channels)
     if stats.numel() != channels:
-        raise ValueError(f"{name} must have 1 or {channels} values (one per image channel), got {stats.numel()}")
+        raise ValueError(
+            f"{name} must have 1 or {channels} values (one per image channel), got {stats.numel()}"
+        )
     if name == "std" and bool((stats <= 0).any()):
         raise ValueError(f"std values must be > 0, got {stats.tolist()}")
     return stats.view(1, channels, 1, 1)
@@ -124,7 +130,9 @@ def extract_features(
     in float32). The encoder must return a ``[B, D]`` tensor.
     """
     if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module mapping [B, C, H, W] -> [B, D], got {type(encoder).__name__}")
+        raise TypeError(
+            f"encoder must be an nn.Module mapping [B, C, H, W] -> [B, D], got {type(encoder).__name__}"
+        )
     _check_images(images_uint8)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -23,18 +23,26 @@ def _check_features(feats: Tensor, name: str) -> None:
     if not isinstance(feats, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor [N, D], got {type(feats).__name__}")
     if feats.ndim != 2:
-        raise ValueError(f"{name} must be 2-D [N, D], got shape {tuple(feats.shape)}; flatten pooled features first")
+        raise ValueError(
+            f"{name} must be 2-D [N, D], got shape {tuple(feats.shape)}; flatten pooled features first"
+        )
     if not feats.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {feats.dtype}")
 
 
 def _check_labels(labels: Tensor, n: int, name: str, feats_name: str) -> None:
     if not isinstance(labels, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor [N] of integer class ids, got {type(labels).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor [N] of integer class ids, got {type(labels).__name__}"
+        )
     if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
-        raise ValueError(f"{name} must be a 1-D integer tensor of class ids, got {labels.dtype} {tuple(labels.shape)}")
+        raise ValueError(
+            f"{name} must be a 1-D integer tensor of class ids, got {labels.dtype} {tuple(labels.shape)}"
+        )
     if labels.shape[0] != n:
-        raise ValueError(f"{name} has {labels.shape[0]} entries but {feats_name} has {n} rows; they must match")
+        raise ValueError(
+            f"{name} has {labels.shape[0]} entries but {feats_name} has {n} rows; they must match"
+        )
     if n > 0 and int(labels.min()) < 0:
         raise ValueError(f"{name} must be non-negative class ids, found {int(labels.min())}")
 
@@ -64,7 +72,9 @@ def knn_classify(
     n = train_feats.shape[0]
     _check_labels(train_labels, n, "train_labels", "train_feats")
     if n == 0:
-        raise ValueError("train_feats is empty (N = 0); the kNN classifier needs at least one training sample")
+        raise ValueError(
+            "train_feats is empty (N = 0); the kNN classifier needs at least one training sample"
+        )
     if train_feats.shape[1] != test_feats.shape[1]:
         raise ValueError(
             f"train_feats has dimension {train_feats.shape[1]} but test_feats has {test_feats.shape[1]}; "
@@ -92,7 +102,9 @@ def knn_classify(
         raise ValueError("exclude_self=True with a single training sample leaves no neighbours")
     if k > available:
         warnings.warn(
-            f"k={k} exceeds the {available} available neighbours; using k={available}", UserWarning, stacklevel=2
+            f"k={k} exceeds the {available} available neighbours; using k={available}",
+            UserWarning,
+            stacklevel=2,
         )
         k = available
 

@@ -65,6 +65,10 @@ class SimCLR(Method):
             self._views[size] = TwoViewGenerator(dataclasses.replace(self.config.views, size=size))
         return self._views[size]
 
+    def normalization(self) -> tuple[list[float], list[float]]:
+        mean, std = self.config.views.normalization(self.encoder.in_chans)
+        return list(mean), list(std)
+
     def make_batch(
         self,
         images: Tensor,

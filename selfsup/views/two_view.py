@@ -36,6 +36,7 @@ def apply_recipe(images: Tensor, recipe: ViewRecipe, generator: torch.Generator)
         raise TypeError(f"recipe must be a ViewRecipe, got {type(recipe).__name__}")
     x = _as_float(images)
     check_generator(generator, x)
+    # The crop writes a fresh buffer, so later steps may work in place without touching the input.
     x = random_resized_crop(
         x, recipe.size, recipe.crop_scale, recipe.crop_ratio, flip_p=recipe.flip_p, generator=generator
     )
@@ -50,13 +51,12 @@ def apply_recipe(images: Tensor, recipe: ViewRecipe, generator: torch.Generator)
             generator=generator,
         )
     if recipe.grayscale_p > 0:
-        x = random_grayscale(x, recipe.grayscale_p, generator=generator)
+        x = random_grayscale(x, recipe.grayscale_p, generator=generator, inplace=True)
     if recipe.blur_p > 0:
         x = gaussian_blur(x, recipe.blur_sigma, recipe.blur_p, recipe.kernel_size, generator=generator)
     if recipe.solarize_p > 0:
         x = solarize(x, recipe.solarize_threshold, recipe.solarize_p, generator=generator)
     mean, std = recipe.normalization(x.shape[1])
-    # The crop made a fresh buffer, so normalizing in place touches nothing the caller holds.
     return normalize(x, mean, std, inplace=True)
 
 
