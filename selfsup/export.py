@@ -33,7 +33,9 @@ def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Pat
     """Save ``encoder`` (a selfsup backbone) to ``path``.safetensors/.json; returns the weights path."""
     spec = getattr(encoder, "spec", None)
     if spec is None:
-        raise TypeError("export_encoder needs a selfsup backbone (with a .spec); build it with create_backbone")
+        raise TypeError(
+            "export_encoder needs a selfsup backbone (with a .spec); build it with create_backbone"
+        )
     weights, meta_path = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
@@ -41,7 +43,12 @@ def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Pat
     if hasattr(encoder, "timm_state_dict"):
         timm_state = {k: v.detach().contiguous().cpu() for k, v in encoder.timm_state_dict().items()}
         save_file(timm_state, str(weights.with_suffix(".timm.safetensors")))
-    meta = {"format_version": FORMAT_VERSION, "backbone": spec, "num_features": encoder.num_features, **metadata}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "backbone": spec,
+        "num_features": encoder.num_features,
+        **metadata,
+    }
     meta_path.write_text(json.dumps(meta, indent=2, default=str))
     return weights
 

@@ -6,7 +6,8 @@ every method module, so ``create_method("simclr", ...)`` works after ``import se
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from selfsup.methods.base import Method

@@ -29,8 +29,15 @@ def run(args: argparse.Namespace) -> int:
     image_size = args.image_size or meta.get("image_size")
     data = load_eval_data(args.data, args.root, image_size, args.max_train, args.max_test)
     rows = standard_evaluation(
-        encoder, data, image_size=image_size, mean=meta.get("mean"), std=meta.get("std"), k=args.k,
-        temperature=args.temperature, linear=args.protocol == "linear", baselines=not args.no_baselines,
+        encoder,
+        data,
+        image_size=image_size,
+        mean=meta.get("mean"),
+        std=meta.get("std"),
+        k=args.k,
+        temperature=args.temperature,
+        linear=args.protocol == "linear",
+        baselines=not args.no_baselines,
         name=meta.get("method", "encoder"),
     )
     print(format_table(rows, f"{args.protocol} evaluation of {args.encoder} on {args.data}"))

@@ -58,16 +58,26 @@ def run(args: argparse.Namespace) -> int:
 def evaluate_run(run_dir: Path, cfg, method) -> int:
     from selfsup.eval.protocol import format_table, load_eval_data, rows_to_json, standard_evaluation
 
-    data = load_eval_data(cfg.data.name, cfg.data.root, cfg.data.image_size,
-                          cfg.eval.max_train_items, cfg.eval.max_test_items)
+    data = load_eval_data(
+        cfg.data.name, cfg.data.root, cfg.data.image_size, cfg.eval.max_train_items, cfg.eval.max_test_items
+    )
     mean, std = method.normalization()
     rows = standard_evaluation(
-        method.encoder.float(), data, image_size=cfg.data.image_size, mean=mean, std=std,
-        k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature, linear=cfg.eval.linear,
-        baselines=cfg.eval.baselines, name=cfg.method_name,
+        method.encoder.float(),
+        data,
+        image_size=cfg.data.image_size,
+        mean=mean,
+        std=std,
+        k=cfg.eval.knn_k,
+        temperature=cfg.eval.knn_temperature,
+        linear=cfg.eval.linear,
+        baselines=cfg.eval.baselines,
+        name=cfg.method_name,
     )
-    title = (f"{cfg.method_name} on {cfg.data.name}: top-1 on {len(data.test_labels)} test images "
-             f"(kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; linear probe on frozen features)")
+    title = (
+        f"{cfg.method_name} on {cfg.data.name}: top-1 on {len(data.test_labels)} test images "
+        f"(kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; linear probe on frozen features)"
+    )
     table = format_table(rows, title)
     print(table)
     (run_dir / "results.json").write_text(json.dumps(rows_to_json(rows), indent=2))

@@ -44,7 +44,7 @@ class LinearProbeResult:
     test_accuracy:      top-1 in [0, 1] of the classifier refit on all train features.
     val_accuracy:       held-out accuracy of the chosen weight decay (None when no sweep ran).
     best_weight_decay:  the chosen weight decay.
-    sweep:              weight decay -> held-out accuracy, for every grid value.
+    sweep:              weight decay -> held-out accuracy for every grid value (empty with one value).
     classifier:         the final ``nn.Linear(D, num_classes)`` acting on RAW features
                         (standardization and rotation are folded into its weight and bias).
     """
@@ -211,9 +211,10 @@ def linear_probe(
     train_feats ``[N, D]``, train_labels ``[N]``, test_feats ``[M, D]``, test_labels ``[M]``.
     ``weight_decays``: grid searched on a stratified ``val_fraction`` (default 10 %) of the train
     set drawn with ``seed``; ties go to the larger weight decay (the simpler model). With a single
-    value no split is made. ``max_iter``: L-BFGS iterations per fit (100, sklearn's default; the
-    preconditioned problem usually converges sooner). Runs on train_feats' device.
-    Deterministic for a given seed.
+    value no split is made. ``max_iter``: L-BFGS iterations per fit. The default 50 is a speed
+    choice: accuracy settles long before the loss does (Fashion-MNIST raw pixels: 84.4 % at 50
+    iterations vs 84.8 % at 300; random-conv features: equal within 0.1 %); raise it for a fully
+    converged fit. Runs on train_feats' device. Deterministic for a given seed.
     """
     _check_features(train_feats, "train_feats")
     _check_features(test_feats, "test_feats")

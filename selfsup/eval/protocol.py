@@ -44,30 +44,55 @@ class EvalData:
     name: str
 
 
-def load_eval_data(name: str, root: str | None = None, image_size: int | None = None,
-                   max_train: int | None = None, max_test: int | None = None) -> EvalData:
+def load_eval_data(
+    name: str,
+    root: str | None = None,
+    image_size: int | None = None,
+    max_train: int | None = None,
+    max_test: int | None = None,
+) -> EvalData:
     """Labelled train/test tensors of dataset ``name`` (uint8 images, int64 labels)."""
     train = create_dataset(name, "train", root=root, image_size=image_size)
     test = create_dataset(name, "test", root=root, image_size=image_size)
     if getattr(train, "num_classes", 0) < 2:
-        raise ValueError(f"dataset {name!r} has no class labels; kNN and linear evaluation need labelled data")
+        raise ValueError(
+            f"dataset {name!r} has no class labels; kNN and linear evaluation need labelled data"
+        )
     xtr, ytr = dataset_to_tensors(train, max_items=max_train)
     xte, yte = dataset_to_tensors(test, max_items=max_test)
     return EvalData(xtr, ytr, xte, yte, name)
 
 
-def evaluate_features(name: str, train_feats: torch.Tensor, test_feats: torch.Tensor, data: EvalData,
-                      k: int, temperature: float, linear: bool, started: float) -> EvalRow:
-    knn = knn_accuracy(train_feats, data.train_labels, test_feats, data.test_labels, k=k, temperature=temperature)
+def evaluate_features(
+    name: str,
+    train_feats: torch.Tensor,
+    test_feats: torch.Tensor,
+    data: EvalData,
+    k: int,
+    temperature: float,
+    linear: bool,
+    started: float,
+) -> EvalRow:
+    knn = knn_accuracy(
+        train_feats, data.train_labels, test_feats, data.test_labels, k=k, temperature=temperature
+    )
     lin = None
     if linear:
         lin = linear_probe(train_feats, data.train_labels, test_feats, data.test_labels).test_accuracy
     return EvalRow(name, knn, lin, int(train_feats.shape[1]), time.perf_counter() - started)
 
 
-def evaluate_encoder_row(name: str, encoder: nn.Module, data: EvalData, image_size: int | None,
-                         mean: list[float] | None, std: list[float] | None, k: int = 20,
-                         temperature: float = 0.07, linear: bool = True) -> EvalRow:
+def evaluate_encoder_row(
+    name: str,
+    encoder: nn.Module,
+    data: EvalData,
+    image_size: int | None,
+    mean: list[float] | None,
+    std: list[float] | None,
+    k: int = 20,
+    temperature: float = 0.07,
+    linear: bool = True,
+) -> EvalRow:
     started = time.perf_counter()
     kwargs = dict(image_size=image_size, mean=mean, std=std, autocast=False)
     train_feats = extract_features(encoder, data.train_images, **kwargs)
@@ -75,21 +100,47 @@ def evaluate_encoder_row(name: str, encoder: nn.Module, data: EvalData, image_si
     return evaluate_features(name, train_feats, test_feats, data, k, temperature, linear, started)
 
 
-def standard_evaluation(encoder: nn.Module, data: EvalData, image_size: int | None = None,
-                        mean: list[float] | None = None, std: list[float] | None = None, k: int = 20,
-                        temperature: float = 0.07, linear: bool = True, baselines: bool = True,
-                        name: str = "pretrained") -> list[EvalRow]:
+def standard_evaluation(
+    encoder: nn.Module,
+    data: EvalData,
+    image_size: int | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    k: int = 20,
+    temperature: float = 0.07,
+    linear: bool = True,
+    baselines: bool = True,
+    name: str = "pretrained",
+) -> list[EvalRow]:
     """Rows for raw pixels and random init (if ``baselines``) and the pretrained encoder."""
     rows = []
     if baselines:
         started = time.perf_counter()
-        rows.append(evaluate_features(
-            "raw pixels", raw_pixel_features(data.train_images), raw_pixel_features(data.test_images),
-            data, k, temperature, linear=False, started=started,
-        ))
-        rows.append(evaluate_encoder_row(
-            "random init", random_init_copy(encoder, seed=0), data, image_size, mean, std, k, temperature, linear
-        ))
+        rows.append(
+            evaluate_features(
+                "raw pixels",
+                raw_pixel_features(data.train_images),
+                raw_pixel_features(data.test_images),
+                data,
+                k,
+                temperature,
+                linear=False,
+                started=started,
+            )
+        )
+        rows.append(
+            evaluate_encoder_row(
+                "random init",
+                random_init_copy(encoder, seed=0),
+                data,
+                image_size,
+                mean,
+                std,
+                k,
+                temperature,
+                linear,
+            )
+        )
     rows.append(evaluate_encoder_row(name, encoder, data, image_size, mean, std, k, temperature, linear))
     return rows
 

@@ -41,7 +41,9 @@ def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
     run_dir = run_dir_of_checkpoint(checkpoint)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} is missing; export needs the run directory the checkpoint came from")
+        raise FileNotFoundError(
+            f"{config_path} is missing; export needs the run directory the checkpoint came from"
+        )
     cfg = load_run_config(config_path)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if "state_dict" not in state:
@@ -51,4 +53,6 @@ def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
     method = build_method(cfg, dataset.channels, image_size)
     weights = {k.removeprefix("method."): v for k, v in state["state_dict"].items()}
     method.load_state_dict(weights)
-    return export_method(method, cfg, out or run_dir / "encoder", image_size, int(state.get("global_step", 0)))
+    return export_method(
+        method, cfg, out or run_dir / "encoder", image_size, int(state.get("global_step", 0))
+    )

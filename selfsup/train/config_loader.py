@@ -59,7 +59,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}: {value!r}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
     if origin is list:
         (arg,) = typing.get_args(tp) or (Any,)
         if not isinstance(value, (list, tuple)):
@@ -168,8 +168,9 @@ def run_config_from_dict(tree: dict[str, Any]) -> RunConfig:
     return cfg
 
 
-def load_run_config(path: str | Path | None = None, overrides: list[str] | None = None,
-                    method: str | None = None) -> RunConfig:
+def load_run_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, method: str | None = None
+) -> RunConfig:
     """Load a YAML file (optional), apply ``key=value`` overrides, validate strictly."""
     tree: dict[str, Any] = {}
     if path is not None:

@@ -76,8 +76,12 @@ class LitMethod(L.LightningModule):
         metrics = {"loss": out.loss.detach(), "lr": self.lr_at(progress)}
         for key, value in out.metrics.items():
             metrics[key] = value.detach().float() if torch.is_tensor(value) else float(value)
-        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, prog_bar=False,
-                      batch_size=images.shape[0])
+        self.log_dict(
+            {f"train/{k}": v for k, v in metrics.items()},
+            on_step=True,
+            prog_bar=False,
+            batch_size=images.shape[0],
+        )
         self.log("loss", out.loss.detach(), prog_bar=True, logger=False, batch_size=images.shape[0])
         return out.loss
 
@@ -88,7 +92,9 @@ class LitMethod(L.LightningModule):
             if norms:
                 self.log("train/grad_norm", torch.stack(norms).norm(), on_step=True)
 
-    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+    def optimizer_step(
+        self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None
+    ) -> None:
         progress = self.progress()
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         self.method.after_optimizer_step(progress)

@@ -21,8 +21,8 @@ from selfsup.data import create_dataset
 from selfsup.methods.base import Method
 from selfsup.registry import create_method
 from selfsup.train.allocator import keep_freed_memory
-from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.checkpoint import export_method
+from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.lightning_module import LitMethod
 from selfsup.train.run_dir import new_run_dir, next_log_version, run_dir_of_checkpoint, save_run_files
 
@@ -47,7 +47,9 @@ def _world_size(cfg: RunConfig) -> int:
     return max(1, cfg.train.devices) * max(1, cfg.train.num_nodes)
 
 
-def pretrain(cfg: RunConfig, resume: str | Path | None = None, callbacks: list | None = None) -> PretrainResult:
+def pretrain(
+    cfg: RunConfig, resume: str | Path | None = None, callbacks: list | None = None
+) -> PretrainResult:
     """Pretrain ``cfg.method_name`` on ``cfg.data``; returns where everything was written."""
     keep_freed_memory()
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)

@@ -57,5 +57,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def next_log_version(run_dir: Path) -> int:
     """Index of the next ``logs/version_N`` folder (0 for a new run, N+1 after a resume)."""
-    taken = [int(p.name.split("_")[1]) for p in (run_dir / "logs").glob("version_*") if p.name.split("_")[1].isdigit()]
+    taken = [
+        int(p.name.split("_")[1])
+        for p in (run_dir / "logs").glob("version_*")
+        if p.name.split("_")[1].isdigit()
+    ]
     return max(taken, default=-1) + 1

@@ -17,10 +17,12 @@ from selfsup.views.ops import bernoulli, check_generator, check_images, check_pr
 
 __all__ = [
     "CropParams",
+    "crop_coordinates",
     "horizontal_flip",
     "random_resized_crop",
     "resize",
     "resized_crop",
+    "sample_at",
     "sample_crop_boxes",
 ]
 
@@ -103,22 +105,45 @@ def sample_crop_boxes(
     return torch.stack([x0, y0, w, h], dim=1)
 
 
-def _axis_aligned_grid(sx: Tensor, tx: Tensor, sy: Tensor, ty: Tensor, out_h: int, out_w: int) -> Tensor:
-    """``F.affine_grid`` for ``theta = [[sx, 0, tx], [0, sy, ty]]`` (align_corners=False), built directly.
+def crop_coordinates(
+    boxes: Tensor, image_size: tuple[int, int], size: int | tuple[int, int], flipped: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Where each output column and row of a resized crop samples the input, in normalized coordinates.
 
-    A crop box has no rotation or shear, so x depends only on the column and y only on the row:
-    two outer products instead of affine_grid's [B, H*W, 3] x [B, 3, 2] matmul (9x faster here).
-    Returns ``[B, out_h, out_w, 2]`` with (x, y) in the last dim.
+    boxes: float ``[B, 4]`` ``(x0, y0, w, h)`` in pixels of an ``image_size = (H, W)`` image;
+    flipped: optional bool ``[B]``. Returns ``gx`` ``[B, size_w]`` and ``gy`` ``[B, size_h]`` in [-1, 1]
+    (``align_corners=False``: -1 and 1 are the image edges). This is ``F.affine_grid`` for
+    ``theta = [[sx, 0, tx], [0, sy, ty]]`` taken apart: a crop box has no rotation or shear, so x
+    depends only on the column and y only on the row (9x cheaper than affine_grid here).
     """
+    out_h, out_w = _pair(size)
+    height, width = image_size
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape [B, 4], got {tuple(boxes.shape)}")
+    x0, y0, w, h = boxes.unbind(1)
+    # The affine map sends the output's [-1, 1] onto the box: scale w / W about the box centre.
+    sx, sy = w / width, h / height
+    tx, ty = (2 * x0 + w) / width - 1, (2 * y0 + h) / height - 1
+    if flipped is not None:
+        sx = torch.where(flipped.to(sx.device), -sx, sx)
     # Pixel centres of the output in normalized coordinates: (2 i + 1) / n - 1.
     base_x = (torch.arange(out_w, dtype=sx.dtype, device=sx.device) * 2 + 1) / out_w - 1
     base_y = (torch.arange(out_h, dtype=sy.dtype, device=sy.device) * 2 + 1) / out_h - 1
-    gx = torch.addcmul(tx[:, None], sx[:, None], base_x)  # [B, out_w]
-    gy = torch.addcmul(ty[:, None], sy[:, None], base_y)  # [B, out_h]
-    b = sx.shape[0]
-    return torch.stack(
+    return torch.addcmul(tx[:, None], sx[:, None], base_x), torch.addcmul(ty[:, None], sy[:, None], base_y)
+
+
+def sample_at(x: Tensor, gx: Tensor, gy: Tensor) -> Tensor:
+    """Bilinear samples of ``[B, C, H, W]`` at the grid ``gx[b] x gy[b]`` -> ``[B, C, len(gy), len(gx)]``.
+
+    One batched ``grid_sample`` (bilinear, ``align_corners=False``) with border padding, so sample
+    points within half a pixel of the edge repeat the edge instead of fading to black.
+    """
+    b, out_h, out_w = x.shape[0], gy.shape[1], gx.shape[1]
+    gx, gy = gx.to(dtype=x.dtype, device=x.device), gy.to(dtype=x.dtype, device=x.device)
+    grid = torch.stack(
         [gx[:, None, :].expand(b, out_h, out_w), gy[:, :, None].expand(b, out_h, out_w)], dim=-1
     )
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def resized_crop(
@@ -132,26 +157,16 @@ def resized_crop(
     flipped: optional bool ``[B]``; a left-right flip is a sign in the same affine map, so it is free.
     Returns float ``[B, C, size_h, size_w]``.
 
-    Bilinear with ``align_corners=False`` (pixel-area convention, as torchvision's resize) and
-    border padding, so sample points within half a pixel of the edge repeat the edge instead of
-    fading to black. Unlike torchvision's antialiased resize there is no low-pass filter when a
-    crop is shrunk; SimCLR-style crops are mostly enlarged, where the two agree.
+    Bilinear with ``align_corners=False`` (pixel-area convention, as torchvision's resize). Unlike
+    torchvision's antialiased resize there is no low-pass filter when a crop is shrunk;
+    SimCLR-style crops are mostly enlarged, where the two agree.
     """
     check_images(x, "x")
-    out_h, out_w = _pair(size)
-    b, c, height, width = x.shape
-    if boxes.shape != (b, 4):
-        raise ValueError(f"boxes must have shape [B, 4] = [{b}, 4], got {tuple(boxes.shape)}")
+    if boxes.shape != (x.shape[0], 4):
+        raise ValueError(f"boxes must have shape [B, 4] = [{x.shape[0]}, 4], got {tuple(boxes.shape)}")
     boxes = boxes.to(dtype=x.dtype, device=x.device)
-    x0, y0, w, h = boxes.unbind(1)
-    # Normalized coordinates in [-1, 1] span the image edges (align_corners=False); the affine map
-    # sends the output's [-1, 1] onto the box: x_in = sx * x_out + tx, y_in = sy * y_out + ty.
-    sx, sy = w / width, h / height
-    tx, ty = (2 * x0 + w) / width - 1, (2 * y0 + h) / height - 1
-    if flipped is not None:
-        sx = torch.where(flipped.to(x.device), -sx, sx)
-    grid = _axis_aligned_grid(sx, tx, sy, ty, out_h, out_w)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    gx, gy = crop_coordinates(boxes, (x.shape[2], x.shape[3]), size, flipped)
+    return sample_at(x, gx, gy)
 
 
 def random_resized_crop(

@@ -11,11 +11,22 @@ generator advances identically on every run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 __all__ = ["normalize", "to_float"]
+
+
+@lru_cache(maxsize=64)
+def constant(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A small read-only constant tensor, made once per (values, dtype, device).
+
+    Building it from a Python list costs a host copy (and on a GPU a transfer) per call, which
+    adds up over the many small ops of a view pipeline. Callers must not modify it in place.
+    """
+    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def check_images(x: Tensor, name: str = "x", *, floating: bool | None = True) -> None:
@@ -103,6 +114,27 @@ def restore_(out: Tensor, skipped: Tensor, original: Tensor) -> Tensor:
     return out.lerp_(original, skipped.to(out.dtype).view(-1, 1, 1, 1))
 
 
+# About 2 MB of float32 pixels: a block and the temporaries of one op on it fit in the CPU caches.
+CPU_BLOCK_ELEMENTS = 1 << 19
+
+
+def cpu_blocks(x: Tensor, elements_per_sample: int | None = None) -> list[slice]:
+    """Slices of the batch dim of ``x`` to process one at a time: ~2 MB blocks on the CPU, one on a GPU.
+
+    Many cheap elementwise ops over a large batch are memory bound on the CPU, and glibc returns
+    each large freed temporary to the OS and page-faults it back on the next allocation; running
+    them block by block keeps the data in cache and recycles small buffers. A GPU prefers one launch
+    per op over the whole batch. ``elements_per_sample`` defaults to ``x[0].numel()``.
+    """
+    b = x.shape[0]
+    if x.device.type != "cpu" or b == 0:
+        return [slice(0, b)]
+    per_sample = elements_per_sample if elements_per_sample is not None else x[0].numel()
+    n_blocks = -(-b * max(1, per_sample) // CPU_BLOCK_ELEMENTS)
+    step = -(-b // n_blocks)  # equal blocks, not a full ones and a small remainder
+    return [slice(i, min(i + step, b)) for i in range(0, b, step)]
+
+
 def to_float(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 images ``[B, C, H, W]`` in {0..255} -> float ``[B, C, H, W]`` in [0, 1] (divide by 255)."""
     check_images(images, "images", floating=False)
@@ -113,12 +145,12 @@ def to_float(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
 
 
 def _channel_stats(values: Sequence[float] | float, channels: int, name: str, x: Tensor) -> Tensor:
-    t = torch.as_tensor(values, dtype=x.dtype).flatten()
-    if t.numel() not in (1, channels):
-        raise ValueError(f"{name} must have 1 or {channels} values (one per channel), got {t.numel()}")
-    if name == "std" and bool((t <= 0).any()):
-        raise ValueError(f"std must be > 0 for every channel, got {t.tolist()}")
-    return t.to(x.device).reshape(1, -1, 1, 1)
+    flat = tuple(float(v) for v in (values if isinstance(values, Sequence) else [values]))
+    if len(flat) not in (1, channels):
+        raise ValueError(f"{name} must have 1 or {channels} values (one per channel), got {len(flat)}")
+    if name == "std" and min(flat) <= 0:
+        raise ValueError(f"std must be > 0 for every channel, got {list(flat)}")
+    return constant(flat, x.dtype, x.device).view(1, -1, 1, 1)
 
 
 def normalize(

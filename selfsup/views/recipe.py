@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from selfsup.views.blur import default_blur_kernel_size
 from selfsup.views.ops import check_probability, check_range
-from selfsup.views.photometric import default_blur_kernel_size
 
 __all__ = ["ViewRecipe"]
 

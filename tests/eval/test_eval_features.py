@@ -18,7 +18,9 @@ def manual_preprocess(images, size, mean, std):
 
 
 def random_images(n, c=1, h=8, w=8, seed=0):
-    return torch.randint(0, 256, (n, c, h, w), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (n, c, h, w), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8
+    )
 
 
 def test_equals_direct_eval_forward_and_restores_train_mode(tiny_encoder):
@@ -34,7 +36,9 @@ def test_equals_direct_eval_forward_and_restores_train_mode(tiny_encoder):
     # In train mode (dropout, batch statistics) the output would differ: eval mode is not a no-op here.
     tiny_encoder.train()
     with torch.no_grad():
-        assert not torch.allclose(tiny_encoder(manual_preprocess(images, 12, [0.3], [0.2])), expected, atol=1e-3)
+        assert not torch.allclose(
+            tiny_encoder(manual_preprocess(images, 12, [0.3], [0.2])), expected, atol=1e-3
+        )
 
 
 def test_restores_mixed_modes(tiny_encoder):
@@ -112,7 +116,9 @@ def test_invalid_inputs(tiny_encoder):
         extract_features(tiny_encoder, random_images(2), std=0.0)
     with pytest.raises(ValueError, match="image_size"):
         extract_features(tiny_encoder, random_images(2), image_size=0)
+    conv = nn.Conv2d(1, 2, 3).train()
     with pytest.raises(ValueError, match=r"pooled features \[B, D\]"):
-        extract_features(nn.Conv2d(1, 2, 3), random_images(2))
+        extract_features(conv, random_images(2))
+    assert conv.training  # modes are restored even when the forward fails
     with pytest.raises(TypeError, match="nn.Module"):
         extract_features(lambda x: x, random_images(2))

@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from selfsup.eval import LinearProbeResult, linear_probe, raw_pixel_features, stratified_split, train_linear_classifier
+from selfsup.eval import (
+    LinearProbeResult,
+    linear_probe,
+    raw_pixel_features,
+    stratified_split,
+    train_linear_classifier,
+)
 
 
 def blobs(n_per_class, num_classes, dim, separation, seed):
@@ -24,7 +30,7 @@ def probe_objective(layer, feats, labels, weight_decay):
     std = torch.where(std > 1e-6 * std.max(), std, torch.ones_like(std))
     weight_std = layer.weight * std  # the weight acting on standardized features
     loss = F.cross_entropy(layer(feats), labels) + 0.5 * weight_decay * weight_std.square().sum()
-    return float(loss)
+    return float(loss.detach())
 
 
 def test_separable_blobs_reach_full_accuracy():
@@ -154,13 +160,23 @@ def test_invalid_inputs():
 
 @pytest.mark.slow
 def test_60k_by_512_features_train_in_well_under_a_minute():
+    # Latent classes mixed by a random matrix with singular values from 1 to 1e-2: correlated,
+    # ill-conditioned features like real encoder outputs (isotropic blobs would be too easy, and
+    # a per-feature scaling alone would be undone by the standardization).
     generator = torch.Generator().manual_seed(0)
-    centers = torch.randn(10, 512, generator=generator) * 0.1
-    labels = torch.randint(0, 10, (60_000,), generator=generator)
-    feats = centers[labels] + torch.randn(60_000, 512, generator=generator)
-    test_labels = torch.randint(0, 10, (2_000,), generator=generator)
-    test = centers[test_labels] + torch.randn(2_000, 512, generator=generator)
+    q1, _ = torch.linalg.qr(torch.randn(512, 512, generator=generator))
+    q2, _ = torch.linalg.qr(torch.randn(512, 512, generator=generator))
+    mixing = (q1 * torch.logspace(0, -2, 512)) @ q2.T
+    centers = torch.randn(10, 512, generator=generator) * 0.15
+
+    def sample(n):
+        labels = torch.randint(0, 10, (n,), generator=generator)
+        return (centers[labels] + torch.randn(n, 512, generator=generator)) @ mixing, labels
+
+    (feats, labels), (test, test_labels) = sample(60_000), sample(5_000)
     start = time.perf_counter()
     result = linear_probe(feats, labels, test, test_labels)
-    assert time.perf_counter() - start < 60
-    assert result.test_accuracy > 0.9
+    seconds = time.perf_counter() - start
+    assert seconds < 60, f"linear probe on 60k x 512 features took {seconds:.1f} s"
+    # The Bayes classifier (nearest true center in latent space) scores 0.951 on this test set.
+    assert result.test_accuracy > 0.93

@@ -86,7 +86,13 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
 def test_run_dir_contents_and_encoder_round_trip(tmp_path):
     result = pretrain(tiny_config(tmp_path, "train.max_steps=3", "train.run_name=rt"))
     run = result.run_dir
-    for name in ("config.yaml", "derived.json", "encoder.safetensors", "encoder.json", "logs/version_0/metrics.csv"):
+    for name in (
+        "config.yaml",
+        "derived.json",
+        "encoder.safetensors",
+        "encoder.json",
+        "logs/version_0/metrics.csv",
+    ):
         assert (run / name).is_file(), name
     assert (run / "checkpoints" / "last.ckpt").is_file()
     header = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]

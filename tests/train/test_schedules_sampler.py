@@ -21,7 +21,7 @@ def test_warmup_cosine_shape():
     assert values[total] == pytest.approx(final)
     mid = warm + (total - warm) // 2
     assert values[mid] == pytest.approx(final + 0.5 * (peak - final) * (1 + math.cos(math.pi * 0.5)))
-    assert all(a >= b for a, b in zip(values[warm:], values[warm + 1 :]))
+    assert all(a >= b for a, b in zip(values[warm:], values[warm + 1 :], strict=False))
 
 
 def test_linear_warmup_and_scaling():
@@ -58,7 +58,7 @@ def test_sampler_two_ranks_equal_one_rank_with_double_batch():
     one = list(StepBatchSampler(64, 8, total_steps=6, seed=1))
     r0 = list(StepBatchSampler(64, 4, total_steps=6, world_size=2, rank=0, seed=1))
     r1 = list(StepBatchSampler(64, 4, total_steps=6, world_size=2, rank=1, seed=1))
-    assert [a + b for a, b in zip(r0, r1)] == one
+    assert [a + b for a, b in zip(r0, r1, strict=True)] == one
 
 
 def test_sampler_accumulation_splits_the_step_batch():

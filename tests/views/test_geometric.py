@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.views import horizontal_flip, random_resized_crop, resize, resized_crop, sample_crop_boxes
-from selfsup.views.geometric import _axis_aligned_grid
+from selfsup.views.geometric import crop_coordinates
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -85,13 +85,19 @@ def test_crop_samples_the_box_it_reports():
     assert 0.4 < params.flipped.float().mean().item() < 0.6
 
 
-def test_direct_grid_equals_affine_grid():
-    g = gen()
-    sx, tx, sy, ty = (torch.rand(5, generator=g) * 2 - 1 for _ in range(4))
+def test_crop_coordinates_equal_affine_grid():
+    boxes = sample_crop_boxes(5, 20, 30, generator=gen())
+    flipped = torch.tensor([True, False, True, False, False])
+    gx, gy = crop_coordinates(boxes, (20, 30), (7, 9), flipped)
+    x0, y0, w, h = boxes.unbind(1)
     theta = torch.zeros(5, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, tx, sy, ty
+    theta[:, 0, 0] = torch.where(flipped, -w / 30, w / 30)
+    theta[:, 0, 2] = (2 * x0 + w) / 30 - 1
+    theta[:, 1, 1] = h / 20
+    theta[:, 1, 2] = (2 * y0 + h) / 20 - 1
     reference = F.affine_grid(theta, [5, 3, 7, 9], align_corners=False)
-    torch.testing.assert_close(_axis_aligned_grid(sx, tx, sy, ty, 7, 9), reference, atol=1e-6, rtol=0)
+    grid = torch.stack([gx[:, None, :].expand(5, 7, 9), gy[:, :, None].expand(5, 7, 9)], dim=-1)
+    torch.testing.assert_close(grid, reference, atol=1e-6, rtol=0)
 
 
 def test_resized_crop_of_integer_box_equals_slice():
