@@ -4,7 +4,8 @@ Both paths make two SimCLR views (crop 0.08-1 + flip, color jitter s=1 with p 0.
 p 0.2, blur p 0.5, normalize) of every image in a batch of 32x32 RGB images and report images/s
 (source images, two views each) and the peak resident memory of a process running only that path.
 
-    python benchmarks/bench_views.py --batch 256 --size 32 --repeats 20 [--threads 2] [--malloc tuned] [--profile]
+    python benchmarks/bench_views.py --batch 256 --size 32 --repeats 20 [--threads 2] [--malloc tuned]
+        [--omp-passive] [--profile]
 
 Images are real Fashion-MNIST images (/usr/share/datasets/fashion-mnist, read here with numpy)
 resized to ``--size`` and replicated to 3 channels; random images if the files are absent.
@@ -48,6 +49,9 @@ from selfsup.views import (
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 # glibc otherwise unmaps every large freed buffer and page-faults it back in on the next batch.
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with other busy processes a
+# spinning torch thread steals the core its partner needs, and every op waits a scheduler tick.
+PASSIVE_OMP = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def load_images(n: int, size: int) -> tuple[torch.Tensor, str]:
@@ -144,10 +148,15 @@ def memory_child(args: argparse.Namespace) -> None:
     print(json.dumps({"peak_mib": status_mib("VmHWM"), "base_mib": base}))
 
 
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    """Environment variables the chosen options need (both paths run under the same ones)."""
+    return {**(TUNED_MALLOC if args.malloc == "tuned" else {}), **(PASSIVE_OMP if args.omp_passive else {})}
+
+
 def peak_memory(path: str, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--only", path, "--batch", str(args.batch), "--size", str(args.size)]
     cmd += ["--threads", str(args.threads)]
-    env = dict(os.environ, **(TUNED_MALLOC if args.malloc == "tuned" else {}))
+    env = dict(os.environ, **environment(args))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{path} memory run failed:\n{proc.stderr}")
@@ -166,15 +175,21 @@ def main() -> None:
         default="default",
         help="tuned: keep freed buffers in the heap (glibc MALLOC_MMAP/TRIM_THRESHOLD_) for both paths",
     )
+    parser.add_argument(
+        "--omp-passive",
+        action="store_true",
+        help="OMP_WAIT_POLICY=PASSIVE for both paths (use when other processes share the cores)",
+    )
     parser.add_argument("--profile", action="store_true", help="also time each op of the batched path")
     parser.add_argument("--only", choices=["batched", "pil"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
         memory_child(args)
         return
-    if args.malloc == "tuned" and any(os.environ.get(k) != v for k, v in TUNED_MALLOC.items()):
-        # glibc reads these at start-up: re-run this process with them set.
-        os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **TUNED_MALLOC))
+    env = environment(args)
+    if any(os.environ.get(k) != v for k, v in env.items()):
+        # glibc and OpenMP read these at start-up: re-run this process with them set.
+        os.execve(sys.executable, [sys.executable, *sys.argv], dict(os.environ, **env))
 
     torch.set_num_threads(args.threads)
     images, source = load_images(args.batch, args.size)
@@ -189,7 +204,8 @@ def main() -> None:
 
     print(
         f"two {args.size}px SimCLR views per image, batch {args.batch}, {args.repeats} repeats, "
-        f"torch threads {args.threads}, malloc {args.malloc}, images: {source}"
+        f"torch threads {args.threads}, malloc {args.malloc}, OpenMP wait "
+        f"{'passive' if args.omp_passive else 'default'}, images: {source}"
     )
     print(
         f"{'path':<34}{'img/s median':>14}{'img/s best':>12}{'ms/batch':>10}{'CPU ms/batch':>14}{'peak RSS MiB':>16}"

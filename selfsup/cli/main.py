@@ -36,10 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_third_party_output() -> None:
+    """Hide Lightning's banners and tips and known deprecation noise from dependencies."""
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
+    warnings.filterwarnings("ignore", message=".*weights_only.*")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    # key=value overrides may follow options (`pretrain simclr --config F optim.lr=0.1`), which
+    # argparse's positional nargs cannot express; collect them from the leftovers.
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a for a in extra if "=" not in a or a.startswith("-")]
+    if unknown or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    if not args.verbose:
+        quiet_third_party_output()
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

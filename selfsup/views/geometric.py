@@ -73,6 +73,8 @@ def sample_crop_boxes(
 
     Returns float ``[batch, 4]`` boxes ``(x0, y0, w, h)`` in pixels (see ``CropParams``).
     """
+    if batch < 0 or height < 1 or width < 1:
+        raise ValueError(f"need batch >= 0 and a positive image size, got batch={batch}, {height}x{width}")
     check_range(scale, "scale", low=0.0, high=1.0)
     check_range(ratio, "ratio", low=0.0)
     u = torch.rand(batch, _ATTEMPTS, 4, generator=generator, device=device)

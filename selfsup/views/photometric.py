@@ -76,14 +76,15 @@ def _contrast_(out: Tensor, f: Tensor) -> Tensor:
     means = out.mean(dim=(2, 3))
     if out.shape[1] == 3:
         means = means @ constant(LUMA_WEIGHTS, out.dtype, out.device)
-    return torch.addcmul((1.0 - f) * means.view(-1, 1, 1, 1), out, f, out=out).clamp_(0.0, 1.0)
+    # (torch.addcmul with broadcast operands falls off the vectorized path: 4x slower than mul_ + add_.)
+    return out.mul_(f).add_((1.0 - f) * means.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
 
 
 def _saturation_(out: Tensor, f: Tensor) -> Tensor:
     if out.shape[1] == 1:
         return out
     gray = rgb_to_luma(out).mul_(1.0 - f)
-    return torch.addcmul(gray, out, f, out=out).clamp_(0.0, 1.0)
+    return out.mul_(f).add_(gray).clamp_(0.0, 1.0)
 
 
 def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
@@ -128,7 +129,7 @@ def _hue_(out: Tensor, s: Tensor) -> Tensor:
     # r, g, b are spent: the output reuses their buffer.
     torch.add(h, constant((1.0, 2.0 / 3.0, 1.0 / 3.0), out.dtype, out.device).view(1, 3, 1, 1), out=out)
     out.frac_().mul_(6.0).sub_(3.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
-    return torch.addcmul(minc.unsqueeze(1), chroma.unsqueeze(1), out, out=out)
+    return out.mul_(chroma.unsqueeze(1)).add_(minc.unsqueeze(1))
 
 
 def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from selfsup.views.geometric import resize, sample_crop_boxes
+from selfsup.views.blur import convolve_per_sample, gaussian_kernels
+from selfsup.views.geometric import crop_coordinates, resize, sample_at, sample_crop_boxes
 from selfsup.views.ops import (
     bernoulli,
     check_generator,

@@ -236,3 +236,18 @@ def test_bad_parameters_raise_clear_errors(images):
         solarize(images, threshold=1.5, generator=gen())
     with pytest.raises(ValueError, match="factor"):
         adjust_brightness(images, torch.ones(B + 1))
+
+
+def test_jitter_cpu_blocks_match_whole_batch_stages(images, monkeypatch):
+    import selfsup.views.ops as ops
+
+    params = sample_jitter_params(B, 0.8, 0.8, 0.8, 0.2, 1.0, generator=gen(8))
+    monkeypatch.setattr(ops, "CPU_BLOCK_ELEMENTS", 3 * images[0].numel())  # blocks of 3 samples
+    blocked = apply_jitter(images, params)
+    staged = adjust_hue(
+        adjust_saturation(
+            adjust_contrast(adjust_brightness(images, params.brightness), params.contrast), params.saturation
+        ),
+        params.hue,
+    )
+    assert torch.equal(blocked, staged)

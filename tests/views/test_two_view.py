@@ -4,7 +4,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfsup.views import TwoViewGenerator, ViewRecipe, apply_recipe, eval_transform, normalize, to_float
+from selfsup.views import (
+    TwoViewGenerator,
+    ViewRecipe,
+    apply_recipe,
+    apply_view_params,
+    eval_transform,
+    normalize,
+    sample_view_params,
+    to_float,
+)
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -109,3 +118,44 @@ def test_eval_transform_resizes_with_antialias_and_normalizes(images):
     torch.testing.assert_close(eval_transform(images, 28), to_float(images) * 2 - 1)
     with pytest.raises(ValueError, match="together"):
         eval_transform(images, 28, mean=(0.5,))
+
+
+def test_recipe_equals_the_ops_called_in_turn(images):
+    # sample_view_params draws in pipeline order, so apply_recipe is the chain of the random ops.
+    from selfsup.views import color_jitter, gaussian_blur, random_grayscale, random_resized_crop, solarize
+
+    r = ViewRecipe(size=20, solarize_p=0.5)
+    g = gen(9)
+    x = random_resized_crop(
+        to_float(images), r.size, r.crop_scale, r.crop_ratio, flip_p=r.flip_p, generator=g
+    )
+    x = color_jitter(x, r.brightness, r.contrast, r.saturation, r.hue, r.jitter_p, generator=g)
+    x = random_grayscale(x, r.grayscale_p, generator=g)
+    x = gaussian_blur(x, r.blur_sigma, r.blur_p, r.kernel_size, generator=g)
+    x = solarize(x, r.solarize_threshold, r.solarize_p, generator=g)
+    out, params = apply_recipe(images, r, gen(9), return_params=True)
+    torch.testing.assert_close(out, normalize(x, 0.5, 0.5), atol=1e-6, rtol=0)
+    assert torch.equal(apply_view_params(images, params, r), out)
+
+
+def test_cpu_blocking_does_not_change_the_views(images, monkeypatch):
+    import selfsup.views.ops as ops
+
+    big = images.repeat(8, 1, 1, 1)
+    params = sample_view_params(64, 28, 28, ViewRecipe(), generator=gen(), device=torch.device("cpu"))
+    whole = apply_view_params(big, params, ViewRecipe())
+    monkeypatch.setattr(ops, "CPU_BLOCK_ELEMENTS", 5 * 3 * 32 * 32)
+    assert len(ops.cpu_blocks(big, 3 * 32 * 32)) == 13
+    assert torch.equal(apply_view_params(big, params, ViewRecipe()), whole)
+
+
+def test_view_params_ranges(images):
+    p = sample_view_params(4000, 28, 28, ViewRecipe(), generator=gen(), device=torch.device("cpu"))
+    assert p.solarized is None  # solarize_p = 0 draws nothing
+    for coin, prob in ((p.flipped, 0.5), (p.jitter.applied, 0.8), (p.grayscale, 0.2), (p.blurred, 0.5)):
+        assert abs(coin.float().mean().item() - prob) < 0.03
+    assert p.blur_sigma.min() >= 0.1 and p.blur_sigma.max() <= 2.0
+    area = p.boxes[:, 2] * p.boxes[:, 3] / 28**2
+    assert area.min() >= 0.08 - 1e-4 and area.max() <= 1.0 + 1e-4
+    with pytest.raises(ValueError, match="drawn for 4000 images"):
+        apply_view_params(images, p, ViewRecipe())

@@ -1,0 +1,82 @@
+"""``selfsup eval-finetune --encoder PATH``: fine-tune an exported encoder end to end.
+
+Wiring: ``add_parser(sub)`` registers the ``eval-finetune`` sub-command (add
+``finetune_cmd.add_parser(sub)`` in ``cli/main.py``); ``add_arguments(p)`` and ``run(args)`` can
+equally back an ``eval finetune`` protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
+    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
+    p.add_argument("--image-size", type=int, help="resize images to this size (default: as trained)")
+    p.add_argument("--epochs", type=float, default=10.0, help="fine-tuning epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=5e-4, help="base lr per 256 images (MAE: 5e-4)")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--layer-decay", type=float, default=0.75, help="layer-wise lr decay (1 = off)")
+    p.add_argument("--drop-path", type=float, default=0.1, help="stochastic depth rate (timm ViTs)")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("LOW", "HIGH"))
+    p.add_argument("--max-train", type=int, help="use only the first N train images")
+    p.add_argument("--max-test", type=int, help="use only the first N test images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--random-init", action="store_true", help="fine-tune the same architecture from random weights"
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-finetune", help="fine-tune an exported encoder with a linear head")
+    add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from selfsup.eval.baselines import random_init_copy
+    from selfsup.eval.finetune import FinetuneConfig, finetune
+    from selfsup.eval.protocol import load_eval_data
+    from selfsup.export import load_encoder, read_metadata
+
+    encoder = load_encoder(args.encoder)
+    meta = read_metadata(args.encoder)
+    if args.random_init:
+        encoder = random_init_copy(encoder, seed=args.seed)
+    image_size = args.image_size or meta.get("image_size")
+    data = load_eval_data(args.data, args.root, image_size, args.max_train, args.max_test)
+    cfg = FinetuneConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        layer_decay=args.layer_decay,
+        drop_path=args.drop_path,
+        label_smoothing=args.label_smoothing,
+        warmup_epochs=args.warmup_epochs,
+        crop_scale=tuple(args.crop_scale),
+        seed=args.seed,
+    )
+    result = finetune(
+        encoder,
+        data.train_images,
+        data.train_labels,
+        data.test_images,
+        data.test_labels,
+        cfg,
+        image_size=image_size,
+        mean=meta.get("mean"),
+        std=meta.get("std"),
+        log=print,
+    )
+    which = "random init" if args.random_init else str(args.encoder)
+    print(
+        f"fine-tune ({which}) on {args.data}: test top-1 {100 * result.test_accuracy:.2f}% "
+        f"after {result.steps} steps ({result.seconds:.0f} s)"
+    )
+    return 0
