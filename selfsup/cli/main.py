@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("selfsup").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not args.verbose:
         quiet_third_party_output()
     if not getattr(args, "run", None):

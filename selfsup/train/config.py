@@ -70,6 +70,7 @@ class TrainConfig:
     batch_size: int = 256  # per device, per micro-batch
     epochs: float = 10.0
     max_steps: int | None = None  # overrides epochs when set
+    time_budget_minutes: float | None = None  # cap the steps to fit this wall-clock budget (timed at start)
     accumulate: int = 1  # gradient accumulation (micro-batches per optimizer step)
     precision: str = "auto"  # auto: bf16-mixed where the hardware has native bf16, else 32-true
     accelerator: str = "auto"  # cpu | gpu | auto
@@ -92,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if not self.epochs > 0 and self.max_steps is None:
             raise ValueError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
+            raise ValueError(f"train.time_budget_minutes must be > 0, got {self.time_budget_minutes}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"train.max_steps must be >= 1, got {self.max_steps}")
         if self.accumulate < 1:
@@ -156,8 +159,11 @@ class Derived:
     precision: str  # the resolved train.precision
 
 
-def derive(cfg: RunConfig, train_items: int, world_size: int = 1) -> Derived:
-    """Global batch, steps and scaled learning rate for ``train_items`` training images."""
+def derive(cfg: RunConfig, train_items: int, world_size: int = 1, step_cap: int | None = None) -> Derived:
+    """Global batch, steps and scaled learning rate for ``train_items`` training images.
+
+    ``step_cap`` (from a time budget) caps the total steps; warm-up shrinks in proportion.
+    """
     global_batch = cfg.train.batch_size * cfg.train.accumulate * world_size
     if train_items < global_batch:
         raise ValueError(
@@ -169,7 +175,11 @@ def derive(cfg: RunConfig, train_items: int, world_size: int = 1) -> Derived:
         total = cfg.train.max_steps
     else:
         total = max(1, math.ceil(cfg.train.epochs * steps_per_epoch))
-    warmup = min(total - 1, round(cfg.optim.warmup_epochs * steps_per_epoch)) if total > 1 else 0
+    planned = total
+    if step_cap is not None:
+        total = max(1, min(total, step_cap))
+    warmup = round(cfg.optim.warmup_epochs * steps_per_epoch * total / planned)
+    warmup = min(total - 1, warmup) if total > 1 else 0
     return Derived(
         world_size=world_size,
         global_batch=global_batch,

@@ -21,10 +21,17 @@ from selfsup.data import create_dataset
 from selfsup.methods.base import Method
 from selfsup.registry import create_method
 from selfsup.train.allocator import keep_freed_memory
+from selfsup.train.calibrate import seconds_per_step, steps_for_budget
 from selfsup.train.checkpoint import export_method
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.lightning_module import LitMethod
-from selfsup.train.run_dir import new_run_dir, next_log_version, run_dir_of_checkpoint, save_run_files
+from selfsup.train.run_dir import (
+    load_derived,
+    new_run_dir,
+    next_log_version,
+    run_dir_of_checkpoint,
+    save_run_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,20 @@ def pretrain(
     method = build_method(cfg, dataset.channels, image_size)
 
     run_dir = run_dir_of_checkpoint(resume) if resume else new_run_dir(cfg)
+    if resume and (run_dir / "derived.json").is_file():
+        derived = load_derived(run_dir)  # the same steps and schedule as the interrupted run
+    elif cfg.train.time_budget_minutes is not None:
+        step_s = seconds_per_step(method, dataset, cfg, derived)
+        derived = derive(
+            cfg, items, _world_size(cfg), steps_for_budget(cfg.train.time_budget_minutes, step_s)
+        )
+        log.warning(
+            "time budget %.1f min at %.2f s/step: training %d steps (%.2f epochs)",
+            cfg.train.time_budget_minutes,
+            step_s,
+            derived.total_steps,
+            derived.total_steps / derived.steps_per_epoch,
+        )
     ckpt_dir = run_dir / "checkpoints"
     checkpointing = ModelCheckpoint(
         dirpath=ckpt_dir,

@@ -63,3 +63,8 @@ def next_log_version(run_dir: Path) -> int:
         if p.name.split("_")[1].isdigit()
     ]
     return max(taken, default=-1) + 1
+
+
+def load_derived(run_dir: Path) -> Derived:
+    """The ``derived.json`` a run saved when it started."""
+    return Derived(**json.loads((run_dir / "derived.json").read_text()))

@@ -119,3 +119,16 @@ def test_loss_decreases_on_real_digits(tmp_path):
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) >= 30
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.1
+
+
+def test_time_budget_fixes_the_step_count_once(tmp_path):
+    import json
+
+    cfg = tiny_config(tmp_path, "train.epochs=50", "train.time_budget_minutes=0.02", "train.run_name=budget")
+    result = pretrain(cfg)
+    derived = json.loads((result.run_dir / "derived.json").read_text())
+    planned = 50 * derived["steps_per_epoch"]
+    assert 1 <= derived["total_steps"] < planned  # 1.2 s cannot hold 50 epochs
+    state = torch.load(result.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["global_step"] == derived["total_steps"]
+    assert derived["warmup_steps"] < derived["total_steps"] or derived["total_steps"] == 1

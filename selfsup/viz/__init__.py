@@ -1,0 +1,1 @@
+"""Visualizations: MAE reconstructions (``selfsup.viz.reconstruct``), ..."""

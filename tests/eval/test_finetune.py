@@ -1,0 +1,77 @@
+"""Fine-tuning: layer-wise lr decay groups, drop path, and a short run that learns digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from timm.layers import DropPath
+
+from selfsup.backbones import create_backbone
+from selfsup.eval.finetune import FinetuneConfig, finetune, layer_decay_param_groups, vit_layer_id
+
+_VIT = {"patch_size": 2, "embed_dim": 32, "depth": 3, "num_heads": 2}
+
+
+def _vit(**kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_backbone("timm:vit_tiny_patch16_224", in_chans=1, image_size=8, **{**_VIT, **kw})
+
+
+def test_vit_layer_ids_follow_beit() -> None:
+    assert vit_layer_id("encoder.model.cls_token", 12) == 0
+    assert vit_layer_id("encoder.model.pos_embed", 12) == 0
+    assert vit_layer_id("encoder.model.patch_embed.proj.weight", 12) == 0
+    assert vit_layer_id("encoder.model.blocks.0.attn.qkv.weight", 12) == 1
+    assert vit_layer_id("encoder.model.blocks.11.mlp.fc2.bias", 12) == 12
+    assert vit_layer_id("encoder.model.norm.weight", 12) == 13
+    assert vit_layer_id("head.weight", 12) == 13
+
+
+def test_layer_decay_scales_and_no_decay_sets() -> None:
+    model = torch.nn.ModuleDict({"encoder": _vit(), "head": torch.nn.Linear(32, 10)})
+    groups = layer_decay_param_groups(model, weight_decay=0.05, layer_decay=0.5)
+    scale = {n: g["lr_scale"] for g in groups for n in g["names"]}
+    wd = {n: g["weight_decay"] for g in groups for n in g["names"]}
+    n = 3
+    assert scale["encoder.model.pos_embed"] == 0.5 ** (n + 1)
+    assert scale["encoder.model.patch_embed.proj.weight"] == 0.5 ** (n + 1)
+    for i in range(n):
+        assert scale[f"encoder.model.blocks.{i}.attn.qkv.weight"] == 0.5 ** (n - i)
+    assert scale["head.weight"] == 1.0 and scale["encoder.model.norm.weight"] == 1.0
+    assert wd["encoder.model.blocks.0.attn.qkv.weight"] == 0.05 and wd["head.weight"] == 0.05
+    for name in ("encoder.model.pos_embed", "encoder.model.cls_token", "head.bias", "encoder.model.norm.weight"):
+        assert wd[name] == 0.0
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_drop_path_rebuild_keeps_weights_and_sets_linear_rates() -> None:
+    from selfsup.eval.finetune import _with_drop_path
+
+    enc = _vit()
+    rebuilt = _with_drop_path(enc, 0.2)
+    rates = [b.drop_path1.drop_prob for b in rebuilt.model.blocks]
+    assert all(isinstance(b.drop_path1, DropPath) for b in rebuilt.model.blocks)
+    assert rates == pytest.approx([0.0, 0.1, 0.2])  # timm: linear in depth
+    for (k, v), (k2, v2) in zip(enc.state_dict().items(), rebuilt.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2)
+
+
+def test_short_finetune_learns_digits_and_leaves_encoder_untouched() -> None:
+    from selfsup.data import create_dataset, dataset_to_tensors
+
+    xtr, ytr = dataset_to_tensors(create_dataset("digits", "train"))
+    xte, yte = dataset_to_tensors(create_dataset("digits", "test"))
+    enc = _vit()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    cfg = FinetuneConfig(epochs=4, batch_size=64, lr=2e-3, warmup_epochs=0.5, crop_scale=(0.8, 1.0), flip_p=0.0)
+    result = finetune(enc, xtr, ytr, xte, yte, cfg)
+    assert result.test_accuracy > 0.5  # chance is 0.1
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert all(torch.equal(v, enc.state_dict()[k]) for k, v in before.items())
+
+
+def test_drop_path_needs_a_timm_backbone() -> None:
+    from selfsup.eval.finetune import _with_drop_path
+
+    with pytest.raises(ValueError, match="timm"):
+        _with_drop_path(create_backbone("resnet_small", in_chans=1, width=8, depths=[1, 1, 1, 1]), 0.1)

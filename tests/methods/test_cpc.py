@@ -1,0 +1,142 @@
+"""CPC: patch grid, causal context (future rows never seen), loss against a naive loop, 1-D CPC learns."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from selfsup.backbones import create_backbone
+from selfsup.losses.cpc import cpc_info_nce
+from selfsup.methods.cpc import CPC, CPCConfig, patch_grid
+from selfsup.nn.causal_context import MaskedContext2d
+from selfsup.nn.sequence_cpc import SequenceCPC
+from selfsup.train.config_loader import load_run_config
+from selfsup.types import Progress
+
+
+def test_patch_grid_matches_slices():
+    x = torch.randn(2, 1, 12, 12)
+    patches, gh, gw = patch_grid(x, 6, 3)
+    assert (gh, gw) == (3, 3) and patches.shape == (18, 1, 6, 6)
+    for b in range(2):
+        for i in range(3):
+            for j in range(3):
+                assert torch.equal(patches[b * 9 + i * 3 + j], x[b, :, 3 * i : 3 * i + 6, 3 * j : 3 * j + 6])
+
+
+@pytest.mark.parametrize("row", [0, 2, 4])
+def test_context_never_sees_rows_below(row):
+    torch.manual_seed(0)
+    ctx = MaskedContext2d(4, 6, layers=3)
+    z = torch.randn(2, 4, 6, 5)
+    z2 = z.clone()
+    z2[:, :, row + 1 :] += torch.randn_like(z2[:, :, row + 1 :])  # perturb every future row
+    c, c2 = ctx(z), ctx(z2)
+    torch.testing.assert_close(c2[:, :, : row + 1], c[:, :, : row + 1], rtol=0, atol=0)
+    if row < 5:
+        assert not torch.allclose(c2[:, :, row + 1 :], c[:, :, row + 1 :])  # the test can fail
+
+
+def _cpc(**kw) -> CPC:
+    torch.manual_seed(0)
+    backbone = create_backbone("resnet_small", in_chans=1, image_size=16, width=4, depths=[1, 1])
+    return CPC(backbone, CPCConfig(patch_size=8, context_layers=2, pred_steps=2, **kw))
+
+
+def test_method_context_ignores_future_patches():
+    m = _cpc().eval()  # eval: batch norm would otherwise mix statistics of all patches
+    x = torch.randn(2, 1, 16, 16)
+    x2 = x.clone()
+    x2[:, :, 12:] = torch.randn(2, 1, 4, 16)  # pixels covered only by patch row 2 (rows start 0, 4, 8)
+    c, c2 = m.context(m.latents(x)), m.context(m.latents(x2))
+    torch.testing.assert_close(c2[:, :, :2], c[:, :, :2], rtol=0, atol=0)
+    assert not torch.allclose(c2[:, :, 2], c[:, :, 2])
+
+
+def test_cpc_loss_matches_naive_loop():
+    m = _cpc(temperature=None)
+    images = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8)
+    batch = m.make_batch(images, generator=torch.Generator().manual_seed(0))
+    out = m.training_step(batch, Progress(0, 10))
+    z = m.latents(batch.views[0])
+    c = m.context(z)
+    b, d, g, _ = z.shape
+    cands = [z[bb, :, i, j] for bb in range(b) for i in range(g) for j in range(g)]
+    cands = torch.stack(cands)
+    terms, hits = [], []
+    for k, w in zip([1, 2], m.predictors, strict=True):
+        for bb in range(b):
+            for i in range(g - k):
+                for j in range(g):
+                    pred = w.weight[:, :, 0, 0] @ c[bb, :, i, j]
+                    logits = cands @ pred
+                    target = bb * g * g + (i + k) * g + j
+                    terms.append(-torch.log_softmax(logits, 0)[target])
+                    hits.append(float(logits.argmax() == target))
+    torch.testing.assert_close(out.loss, torch.stack(terms).mean(), rtol=1e-5, atol=1e-5)
+    assert out.metrics["cpc_acc"].item() == pytest.approx(sum(hits) / len(hits))
+
+
+def test_cpc_info_nce_cosine_form():
+    p, z = torch.randn(5, 3), torch.randn(7, 3)
+    t = torch.tensor([0, 2, 4, 6, 1])
+    loss, _ = cpc_info_nce(p, z, t, temperature=0.5)
+    ref = F.cross_entropy(F.normalize(p, dim=1) @ F.normalize(z, dim=1).T / 0.5, t)
+    torch.testing.assert_close(loss, ref)
+    with pytest.raises(ValueError, match="targets"):
+        cpc_info_nce(p, z, t[:3])
+
+
+def _sequences(kind: str, n: int, t: int, gen: torch.Generator) -> torch.Tensor:
+    """``[n, t, 4]`` sequences: two oscillators per sequence (predictable) or i.i.d. noise."""
+    if kind == "predictable":  # angles θ_t = ω t + φ with per-sequence ω, φ: the past fixes the future
+        omega = 0.3 + 0.7 * torch.rand(n, 1, 2, generator=gen)
+        phase = 6.2832 * torch.rand(n, 1, 2, generator=gen)
+        theta = omega * torch.arange(t, dtype=torch.float32)[None, :, None] + phase  # [n, t, 2]
+        return torch.cat([theta.cos(), theta.sin()], dim=2)
+    return torch.randn(n, t, 4, generator=gen)
+
+
+def _train_sequence_cpc(kind: str) -> float:
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    model = SequenceCPC(4, latent_dim=32, context_dim=32, pred_steps=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss, _ = model(_sequences(kind, 16, 12, gen))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return model(_sequences(kind, 16, 12, gen))[1].item()
+
+
+def test_sequence_cpc_learns_a_predictable_future_and_not_noise():
+    # Each prediction has 16 x 12 = 192 candidates: chance is ~0.005.
+    acc_pred = _train_sequence_cpc("predictable")
+    acc_noise = _train_sequence_cpc("noise")
+    print(acc_pred, acc_noise)
+    assert acc_pred > 0.5
+    assert acc_noise < 0.05
+
+
+def test_sequence_context_is_causal():
+    model = SequenceCPC(3, latent_dim=4, context_dim=5, pred_steps=1)
+    x = torch.randn(2, 10, 3)
+    x2 = x.clone()
+    x2[:, 6:] = torch.randn(2, 4, 3)
+    c, c2 = model.context(model.encode(x)), model.context(model.encode(x2))
+    torch.testing.assert_close(c2[:, :6], c[:, :6], rtol=0, atol=0)
+
+
+def test_cpc_config_and_validation():
+    assert CPCConfig(patch_size=8).stride == 4 and CPCConfig(first_offset=2, pred_steps=3).offsets == [
+        2,
+        3,
+        4,
+    ]
+    with pytest.raises(ValueError, match="method.patch_size"):
+        CPCConfig(patch_size=0).validate()
+    with pytest.raises(ValueError, match="method.patch_size"):
+        _cpc(patch_size=32).make_batch(torch.zeros(2, 1, 16, 16, dtype=torch.uint8))
+    cfg = load_run_config("configs/cpc_fashion_mnist.yaml")
+    assert cfg.method_name == "cpc"
