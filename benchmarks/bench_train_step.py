@@ -1,4 +1,7 @@
-"""Throughput of one full SimCLR training step (views + forward + backward + optimizer) on this machine.
+"""Throughput of one full training step (views + forward + backward + optimizer) on this machine.
+
+``--method simclr`` (default) or ``--method moco`` (MoCo v2: query forward + momentum key forward with
+shuffled BN, queue of 65,536 keys, EMA update and enqueue after the optimizer step).
 
 Default setting from the foundation issue: CIFAR-style ResNet-18, 32 px RGB, batch 256,
 two views. Each variant runs in its own process (so peak memory and allocator settings
@@ -8,6 +11,7 @@ peak RSS, model FLOPs per image (``torch.utils.flop_counter``) and achieved FLOP
     python benchmarks/bench_train_step.py                       # all variants
     python benchmarks/bench_train_step.py --variants fp32 bf16  # a subset
     python benchmarks/bench_train_step.py --backbone resnet_small --steps 5
+    python benchmarks/bench_train_step.py --method moco --variants fp32  # MoCo v2 step
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ def run_variant(args: argparse.Namespace, name: str) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from selfsup.backbones import create_backbone
+    from selfsup.methods.moco import MoCo, MoCoConfig
     from selfsup.methods.simclr import SimCLR, SimCLRConfig
     from selfsup.train.allocator import keep_freed_memory
     from selfsup.types import Progress
@@ -44,8 +49,15 @@ def run_variant(args: argparse.Namespace, name: str) -> dict:
         keep_freed_memory()
     torch.manual_seed(0)
     backbone = create_backbone(args.backbone, in_chans=3, image_size=args.size)
-    method = SimCLR(backbone, SimCLRConfig(views=ViewRecipe(size=args.size, blur_p=0.0)))
-    opt = torch.optim.SGD(method.parameters(), lr=0.1, momentum=0.9)
+    recipe = ViewRecipe(size=args.size, blur_p=0.0)
+    if args.method == "moco":
+        if not concat:
+            raise SystemExit("the per-view-forward variant exists for SimCLR only")
+        method = MoCo(backbone, MoCoConfig(views=recipe))
+    else:
+        method = SimCLR(backbone, SimCLRConfig(views=recipe))
+    trainable = [p for g in method.param_groups(0.0) for p in g["params"]]
+    opt = torch.optim.SGD(trainable, lr=0.1, momentum=0.9)
     images = torch.randint(0, 256, (args.batch, 3, args.size, args.size), dtype=torch.uint8)
     g = torch.Generator().manual_seed(0)
 
@@ -60,13 +72,20 @@ def run_variant(args: argparse.Namespace, name: str) -> dict:
                 loss = method.loss_fn(z[0], z[1])
         loss.backward()
         opt.step()
+        method.after_optimizer_step(Progress(0, 10))  # MoCo: EMA of the key encoder, enqueue
         opt.zero_grad(set_to_none=True)
 
     with FlopCounterMode(display=False) as counter:
-        x = torch.randn(2 * args.batch, 3, args.size, args.size)
-        method.head(method.encoder(x)).sum().backward()
+        if args.method == "moco":  # one view forward + backward (query), one view forward (key)
+            x = torch.randn(args.batch, 3, args.size, args.size)
+            method.head(method.encoder(x)).sum().backward()
+            with torch.no_grad():
+                method.momentum_head(method.momentum_encoder(x))
+        else:  # two views, forward + backward
+            x = torch.randn(2 * args.batch, 3, args.size, args.size)
+            method.head(method.encoder(x)).sum().backward()
     opt.zero_grad(set_to_none=True)
-    flops_per_image = counter.get_total_flops() / args.batch  # two views, forward + backward
+    flops_per_image = counter.get_total_flops() / args.batch
 
     for _ in range(args.warmup):
         step()
@@ -101,6 +120,7 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", default="simclr", choices=["simclr", "moco"])
     p.add_argument("--backbone", default="resnet18_cifar")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--size", type=int, default=32)
@@ -126,6 +146,8 @@ def main() -> None:
             __file__,
             "--child",
             name,
+            "--method",
+            args.method,
             "--backbone",
             args.backbone,
             "--batch",
@@ -141,8 +163,9 @@ def main() -> None:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  {name}: {rows[-1]['images_per_s']:.1f} img/s", file=sys.stderr)
     print(
-        f"\nSimCLR step, {args.backbone}, {args.size} px, batch {args.batch}, 2 views, "
-        f"{rows[0]['threads']} threads, {rows[0]['gflop_per_image']:.2f} GFLOP per image (fwd+bwd, 2 views), "
+        f"\n{'MoCo v2' if args.method == 'moco' else 'SimCLR'} step, {args.backbone}, {args.size} px, "
+        f"batch {args.batch}, 2 views, {rows[0]['threads']} threads, "
+        f"{rows[0]['gflop_per_image']:.2f} GFLOP per image (model fwd+bwd), "
         f"fp32 matmul peak {peak:.0f} GFLOP/s\n"
     )
     print("| variant | images/s | views/s | step (s) | peak RSS (MiB) | achieved GFLOP/s | share of peak |")

@@ -37,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def quiet_third_party_output() -> None:
-    """Hide Lightning's banners and tips and known deprecation noise from dependencies."""
+    """Hide Lightning's banners and tips and known deprecation noise from dependencies.
+
+    Lightning sets its loggers to INFO when imported, so this imports it first.
+    """
     import warnings
+
+    import lightning  # noqa: F401
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -59,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("selfsup").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    if not args.verbose:
-        quiet_third_party_output()
+    args.quiet = not args.verbose
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 
@@ -47,15 +48,21 @@ def run(args: argparse.Namespace) -> int:
 
     from selfsup.train.pretrain import pretrain
 
+    if getattr(args, "quiet", False):
+        from selfsup.cli.main import quiet_third_party_output
+
+        quiet_third_party_output()
+
+    started = time.perf_counter()
     result = pretrain(cfg, resume=args.resume)
     print(f"run directory: {result.run_dir}")
     print(f"encoder: {result.encoder_path}")
     if args.no_eval or result.global_rank != 0:
         return 0
-    return evaluate_run(result.run_dir, cfg, result.method)
+    return evaluate_run(result.run_dir, cfg, result.method, result.derived, time.perf_counter() - started)
 
 
-def evaluate_run(run_dir: Path, cfg, method) -> int:
+def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> int:
     from selfsup.eval.protocol import format_table, load_eval_data, rows_to_json, standard_evaluation
 
     data = load_eval_data(
@@ -75,7 +82,9 @@ def evaluate_run(run_dir: Path, cfg, method) -> int:
         name=cfg.method_name,
     )
     title = (
-        f"{cfg.method_name} on {cfg.data.name}: top-1 on {len(data.test_labels)} test images "
+        f"{cfg.method_name} on {cfg.data.name} after {derived.total_steps} steps "
+        f"({derived.total_steps / derived.steps_per_epoch:.2f} epochs, batch {derived.global_batch}, "
+        f"{train_seconds / 60:.1f} min): top-1 on {len(data.test_labels)} test images "
         f"(kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; linear probe on frozen features)"
     )
     table = format_table(rows, title)

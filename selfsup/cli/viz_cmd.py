@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     grid = reconstruction_grid(method, images, args.mask_ratio, seed=args.seed)
     out = save_grid(grid, args.out, scale=args.scale)
     ratios = ", ".join(f"{r:g}" for r in args.mask_ratio)
-    print(f"wrote {out}: {images.shape[0]} images; columns: original, then masked / reconstruction / "
-          f"reconstruction+visible for mask ratios {ratios}")
+    print(
+        f"wrote {out}: {images.shape[0]} images; columns: original, then masked / reconstruction / "
+        f"reconstruction+visible for mask ratios {ratios}"
+    )
     return 0

@@ -226,7 +226,7 @@ def finetune(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
         epoch_loss = sum(losses[-steps_per_epoch:]) / max(1, len(losses[-steps_per_epoch:]))
         history.append({"epoch": step / steps_per_epoch, "train_loss": epoch_loss})

@@ -25,6 +25,7 @@ from selfsup.train.calibrate import seconds_per_step, steps_for_budget
 from selfsup.train.checkpoint import export_method
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.lightning_module import LitMethod
+from selfsup.train.online_knn import OnlineKNN
 from selfsup.train.run_dir import (
     load_derived,
     new_run_dir,
@@ -95,6 +96,7 @@ def pretrain(
         save_last=True,
     )
     log_version = next_log_version(run_dir)
+    monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
     lit = LitMethod(method, cfg, derived, train_dataset=dataset)
     trainer = L.Trainer(
         accelerator=cfg.train.accelerator,
@@ -113,7 +115,7 @@ def pretrain(
             CSVLogger(run_dir, name="logs", version=log_version),
             TensorBoardLogger(run_dir, name="logs", version=log_version, default_hp_metric=False),
         ],
-        callbacks=[checkpointing, *(callbacks or [])],
+        callbacks=[checkpointing, *monitors, *(callbacks or [])],
         log_every_n_steps=cfg.train.log_every,
         enable_progress_bar=cfg.train.progress_bar,
         enable_model_summary=False,

@@ -120,3 +120,49 @@ def test_fashion_mnist_config_loads():
     assert cfg.method_name == "moco" and cfg.method.version == 2 and cfg.method.tau == 0.2
     assert cfg.method.queue_size < 60000  # fewer keys than training images
     assert MOCO_V1_VIEWS != cfg.method.recipe
+
+
+def test_resume_restores_queue_and_key_encoder_exactly(tmp_path):
+    """A run stopped after a checkpoint and resumed equals the straight run: queue, pointer, key encoder."""
+    import lightning as L
+
+    from selfsup.train.pretrain import pretrain
+
+    tiny = [
+        "data.name=digits",
+        "backbone=resnet_small",
+        "backbone_kwargs={width: 4, depths: [1, 1]}",
+        "method.queue_size=80",
+        "method.proj_hidden_dim=16",
+        "method.proj_out_dim=8",
+        "method.shuffle_bn_groups=4",
+        "method.momentum=0.9",
+        "method.views.blur_p=0.0",
+        "train.batch_size=32",
+        "train.precision=32-true",
+        "train.progress_bar=false",
+        "train.max_steps=6",
+        "train.checkpoint_every=3",
+        "optim.warmup_epochs=0.1",
+        "eval.baselines=false",
+    ]
+
+    def cfg(name):
+        return load_run_config(
+            None, [*tiny, f"train.out_dir={tmp_path}", f"train.run_name={name}"], method="moco"
+        )
+
+    class Crash(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == 4:
+                raise RuntimeError("simulated crash")
+
+    straight = pretrain(cfg("a")).method
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        pretrain(cfg("b"), callbacks=[Crash()])
+    resumed = pretrain(cfg("b"), resume=tmp_path / "b" / "checkpoints" / "step-0000003.ckpt").method
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert {"queue.keys", "queue.ptr", "momentum_encoder.stem.0.weight"} <= set(a)
+    assert int(a["queue.ptr"]) == 6 * 32 % 80
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0, msg=key)

@@ -132,3 +132,14 @@ def test_time_budget_fixes_the_step_count_once(tmp_path):
     state = torch.load(result.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == derived["total_steps"]
     assert derived["warmup_steps"] < derived["total_steps"] or derived["total_steps"] == 1
+
+
+def test_online_knn_monitor_logs_accuracy(tmp_path):
+    import csv
+
+    cfg = tiny_config(tmp_path, "train.max_steps=4", "train.online_knn_every=2", "train.online_knn_items=200",
+                      "train.run_name=knn")
+    result = pretrain(cfg)
+    rows = list(csv.DictReader(open(result.run_dir / "logs" / "version_0" / "metrics.csv")))
+    values = [float(r["online/knn"]) for r in rows if r.get("online/knn")]
+    assert len(values) == 2 and all(0.1 < v <= 1.0 for v in values)  # digits: well above 10 % chance
