@@ -33,7 +33,12 @@ MODELS = {
     "vit_small_224": ("vit_small_patch16_224", {}, 3, 224),
     "vit_base_224": ("vit_base_patch16_224", {}, 3, 224),
     "vit_large_224": ("vit_large_patch16_224", {}, 3, 224),
-    "fmnist_vit_p4": ("vit_tiny_patch16_224", {"patch_size": 4, "embed_dim": 128, "depth": 4, "num_heads": 4}, 1, 28),
+    "fmnist_vit_p4": (
+        "vit_tiny_patch16_224",
+        {"patch_size": 4, "embed_dim": 128, "depth": 4, "num_heads": 4},
+        1,
+        28,
+    ),
 }
 TIMED = ("vit_small_224", "fmnist_vit_p4")
 
@@ -71,7 +76,7 @@ def time_steps(name: str, batch: int, mask_ratio: float, repeats: int) -> dict[s
     model, chans, size = build(name)
     x = torch.randn(batch, chans, size, size)
     times: dict[str, list[float]] = {"all": [], "masked": []}
-    for key, ratio in (("all", None), ("masked", mask_ratio)):  # warm-up
+    for _key, ratio in (("all", None), ("masked", mask_ratio)):  # warm-up
         step(model, x, ratio)
     for _ in range(repeats):
         for key, ratio in (("all", None), ("masked", mask_ratio)):
@@ -83,7 +88,9 @@ def time_steps(name: str, batch: int, mask_ratio: float, repeats: int) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mask-ratio", type=float, default=0.75)
     parser.add_argument("--batch", type=int, default=8, help="batch for ViT-224 timing (FMNIST uses 32x)")
     parser.add_argument("--repeats", type=int, default=5)
@@ -94,7 +101,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
     print(f"encoder forward+backward, mask ratio {args.mask_ratio} vs all patches ({torch.__version__})")
-    print(f"{'model':<16} {'GFLOP/img all':>14} {'masked':>10} {'ratio':>7} {'ms/img all':>11} {'masked':>9} {'ratio':>7}")
+    print(
+        f"{'model':<16} {'GFLOP/img all':>14} {'masked':>10} {'ratio':>7} {'ms/img all':>11} {'masked':>9} {'ratio':>7}"
+    )
     for name in MODELS:
         flops = count_flops(name, 2, args.mask_ratio)
         row = {"model": name, "gflop_all": flops["all"] / 1e9, "gflop_masked": flops["masked"] / 1e9}
@@ -106,7 +115,9 @@ def main() -> None:
             row["time_ratio"] = t["masked"] / t["all"]
         rows.append(row)
         timing = (
-            f"{row['ms_all']:>11.2f} {row['ms_masked']:>9.2f} {row['time_ratio']:>7.3f}" if "time_ratio" in row else ""
+            f"{row['ms_all']:>11.2f} {row['ms_masked']:>9.2f} {row['time_ratio']:>7.3f}"
+            if "time_ratio" in row
+            else ""
         )
         print(
             f"{name:<16} {row['gflop_all']:>14.3f} {row['gflop_masked']:>10.3f} {row['flop_ratio']:>7.3f} {timing}"

@@ -33,6 +33,9 @@ class Method(nn.Module):
 
     name: ClassVar[str] = "method"
     Config: ClassVar[type] = MethodConfig
+    # Smallest batch (per micro-batch, over all ranks) the loss is defined for; contrastive
+    # losses need at least 2 images so that each has a negative.
+    min_batch_size: ClassVar[int] = 1
 
     def __init__(self, backbone: nn.Module, config: Any) -> None:
         super().__init__()

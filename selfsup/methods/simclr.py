@@ -45,6 +45,7 @@ class SimCLR(Method):
     """Contrastive learning of visual representations from two views per image."""
 
     Config = SimCLRConfig
+    min_batch_size = 2  # each image needs at least one other image as a negative
 
     def __init__(self, backbone: nn.Module, config: SimCLRConfig) -> None:
         super().__init__(backbone, config)

@@ -26,6 +26,7 @@ from selfsup.train.checkpoint import export_method
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.lightning_module import LitMethod
 from selfsup.train.online_knn import OnlineKNN
+from selfsup.train.progress import StepProgressBar
 from selfsup.train.run_dir import (
     load_derived,
     new_run_dir,
@@ -68,6 +69,12 @@ def pretrain(
     derived = derive(cfg, items, _world_size(cfg))
     image_size = cfg.data.image_size or dataset.image_size[0]
     method = build_method(cfg, dataset.channels, image_size)
+    if cfg.train.batch_size * derived.world_size < method.min_batch_size:
+        raise ValueError(
+            f"{cfg.method_name} needs at least {method.min_batch_size} images per batch (its loss contrasts "
+            f"each image with the others), got train.batch_size={cfg.train.batch_size} on "
+            f"{derived.world_size} process(es); increase train.batch_size"
+        )
 
     run_dir = run_dir_of_checkpoint(resume) if resume else new_run_dir(cfg)
     if resume and (run_dir / "derived.json").is_file():
@@ -96,6 +103,7 @@ def pretrain(
         save_last=True,
     )
     log_version = next_log_version(run_dir)
+    bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
     monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
     lit = LitMethod(method, cfg, derived, train_dataset=dataset)
     trainer = L.Trainer(
@@ -115,7 +123,7 @@ def pretrain(
             CSVLogger(run_dir, name="logs", version=log_version),
             TensorBoardLogger(run_dir, name="logs", version=log_version, default_hp_metric=False),
         ],
-        callbacks=[checkpointing, *monitors, *(callbacks or [])],
+        callbacks=[checkpointing, *monitors, *bar, *(callbacks or [])],
         log_every_n_steps=cfg.train.log_every,
         enable_progress_bar=cfg.train.progress_bar,
         enable_model_summary=False,

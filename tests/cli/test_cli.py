@@ -56,6 +56,11 @@ def test_batch_too_large_for_data(capsys, tmp_path):
     assert "lower train.batch_size" in capsys.readouterr().err
 
 
+def test_batch_too_small_for_negatives(capsys, tmp_path):
+    assert main(["pretrain", "simclr", *TINY, "train.batch_size=1", f"train.out_dir={tmp_path}"]) == 2
+    assert "needs at least 2 images per batch" in capsys.readouterr().err
+
+
 def test_pretrain_then_eval_and_export(tmp_path, capsys):
     code = main(
         [

@@ -39,7 +39,12 @@ def test_layer_decay_scales_and_no_decay_sets() -> None:
         assert scale[f"encoder.model.blocks.{i}.attn.qkv.weight"] == 0.5 ** (n - i)
     assert scale["head.weight"] == 1.0 and scale["encoder.model.norm.weight"] == 1.0
     assert wd["encoder.model.blocks.0.attn.qkv.weight"] == 0.05 and wd["head.weight"] == 0.05
-    for name in ("encoder.model.pos_embed", "encoder.model.cls_token", "head.bias", "encoder.model.norm.weight"):
+    for name in (
+        "encoder.model.pos_embed",
+        "encoder.model.cls_token",
+        "head.bias",
+        "encoder.model.norm.weight",
+    ):
         assert wd[name] == 0.0
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 

@@ -25,14 +25,18 @@ def _mae(**cfg) -> MAE:
 
 
 def _images(n: int = 8, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def test_make_batch_is_deterministic_and_carries_mask_noise() -> None:
     m = _mae()
     a = m.make_batch(_images(), generator=torch.Generator().manual_seed(3))
     b = m.make_batch(_images(), generator=torch.Generator().manual_seed(3))
-    assert torch.equal(a.views[0], b.views[0]) and torch.equal(a.targets["mask_noise"], b.targets["mask_noise"])
+    assert torch.equal(a.views[0], b.views[0]) and torch.equal(
+        a.targets["mask_noise"], b.targets["mask_noise"]
+    )
     assert a.targets["mask_noise"].shape == (8, 16)
     out1, out2 = m.training_step(a, Progress(0, 10)), m.training_step(b, Progress(0, 10))
     assert out1.loss.item() == out2.loss.item()
@@ -89,7 +93,9 @@ def test_encoder_on_visible_patches_costs_a_quarter_of_the_flops() -> None:
 
 def test_exported_encoder_is_a_plain_timm_vit() -> None:
     m = _mae()
-    plain = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, **m.encoder.timm_kwargs)
+    plain = timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, num_classes=0, **m.encoder.timm_kwargs
+    )
     plain.load_state_dict(m.encoder.timm_state_dict(), strict=True)
     x = torch.randn(2, 1, 16, 16)
     torch.testing.assert_close(plain.eval()(x), m.encoder.eval()(x))

@@ -33,7 +33,9 @@ def test_patchify_rejects_indivisible_size() -> None:
         patchify(torch.zeros(1, 1, 28, 28), 5)
 
 
-@pytest.mark.parametrize(("length", "ratio"), [(49, 0.75), (49, 0.5), (196, 0.75), (16, 0.9), (16, 0.0), (10, 0.25)])
+@pytest.mark.parametrize(
+    ("length", "ratio"), [(49, 0.75), (49, 0.5), (196, 0.75), (16, 0.9), (16, 0.0), (10, 0.25)]
+)
 def test_exact_number_visible_per_sample(length: int, ratio: float) -> None:
     tokens = torch.randn(6, length, 5)
     out = random_masking(tokens, ratio, generator=torch.Generator().manual_seed(0))

@@ -24,7 +24,9 @@ def _mae(norm_pix: bool = True):
 
 
 def _images(n: int = 3) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return torch.randint(
+        0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
 
 
 @pytest.mark.parametrize("norm_pix", [True, False])
@@ -93,8 +95,23 @@ def test_viz_cli_from_a_training_checkpoint(tmp_path) -> None:
     viz_cmd.add_parser(parser.add_subparsers())
     out = tmp_path / "rec.png"
     args = parser.parse_args(
-        ["viz", "reconstruct", "--checkpoint", str(result.run_dir / "checkpoints" / "last.ckpt"),
-         "--images", "digits", "--num", "3", "--mask-ratio", "0.5", "0.75", "--out", str(out), "--scale", "1"]
+        [
+            "viz",
+            "reconstruct",
+            "--checkpoint",
+            str(result.run_dir / "checkpoints" / "last.ckpt"),
+            "--images",
+            "digits",
+            "--num",
+            "3",
+            "--mask-ratio",
+            "0.5",
+            "0.75",
+            "--out",
+            str(out),
+            "--scale",
+            "1",
+        ]
     )
     assert args.run(args) == 0
     assert Image.open(out).size == (7 * 9 + 1, 3 * 9 + 1)
