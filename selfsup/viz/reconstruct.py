@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -25,10 +26,13 @@ from selfsup.losses.reconstruction import normalize_patches
 from selfsup.nn.patches import patchify, unpatchify
 from selfsup.views import normalize, resize, to_float
 
+if TYPE_CHECKING:
+    from selfsup.methods.mae import MAE
+
 __all__ = ["load_mae_checkpoint", "masked_patch_mse", "reconstruct", "reconstruction_grid", "save_grid"]
 
 
-def _prepare(method, images_uint8: Tensor) -> Tensor:
+def _prepare(method: MAE, images_uint8: Tensor) -> Tensor:
     size = method.grid[0] * method.patch_size
     device = next(method.parameters()).device
     x = resize(to_float(images_uint8.to(device)), size)
@@ -42,7 +46,7 @@ def _noise(batch: int, length: int, seed: int, device: torch.device) -> Tensor:
 
 
 @torch.no_grad()
-def reconstruct(method, images_uint8: Tensor, mask_ratio: float, seed: int = 0) -> dict[str, Tensor]:
+def reconstruct(method: MAE, images_uint8: Tensor, mask_ratio: float, seed: int = 0) -> dict[str, Tensor]:
     """``{"original", "masked", "reconstruction", "pasted"}``: float ``[B, C, H, W]`` in [0, 1]."""
     was_training = method.training
     method.eval()
@@ -66,7 +70,7 @@ def reconstruct(method, images_uint8: Tensor, mask_ratio: float, seed: int = 0) 
     def to_image(patches: Tensor) -> Tensor:
         return (unpatchify(patches, p, method.grid, c) * std_t + mean_t).clamp(0, 1)
 
-    grey = (torch.full_like(target, 0.5) - unpatchify_mean(mean_t, p, c)) / unpatchify_mean(std_t, p, c)
+    grey = (torch.full_like(target, 0.5) - _patch_stat(mean_t, p, c)) / _patch_stat(std_t, p, c)
     return {
         "original": to_image(target),
         "masked": to_image(target * (1 - m) + grey * m),
@@ -75,14 +79,14 @@ def reconstruct(method, images_uint8: Tensor, mask_ratio: float, seed: int = 0) 
     }
 
 
-def unpatchify_mean(stat: Tensor, patch_size: int, channels: int) -> Tensor:
+def _patch_stat(stat: Tensor, patch_size: int, channels: int) -> Tensor:
     """A per-channel ``[1, C, 1, 1]`` statistic laid out as one patch vector ``[1, 1, p*p*C]``."""
     return stat.view(1, 1, 1, channels).expand(1, 1, patch_size * patch_size, channels).reshape(1, 1, -1)
 
 
 @torch.no_grad()
 def masked_patch_mse(
-    method, images_uint8: Tensor, mask_ratio: float | None = None, seed: int = 0, batch_size: int = 512
+    method: MAE, images_uint8: Tensor, mask_ratio: float | None = None, seed: int = 0, batch_size: int = 512
 ) -> dict[str, float]:
     """Mean squared error per masked value: ``{"model": ..., "mean_baseline": ...}``.
 
@@ -114,7 +118,9 @@ def masked_patch_mse(
     return {k: v / count for k, v in sums.items()}
 
 
-def reconstruction_grid(method, images_uint8: Tensor, mask_ratios: Sequence[float], seed: int = 0) -> Tensor:
+def reconstruction_grid(
+    method: MAE, images_uint8: Tensor, mask_ratios: Sequence[float], seed: int = 0
+) -> Tensor:
     """One row per image: original, then (masked, reconstruction, pasted) per mask ratio.
 
     Returns a float ``[C, rows * H, cols * W]`` image in [0, 1] with 1-pixel white separators.
@@ -148,7 +154,7 @@ def save_grid(grid: Tensor, path: str | Path, scale: int = 4) -> Path:
     return path
 
 
-def load_mae_checkpoint(checkpoint: str | Path):
+def load_mae_checkpoint(checkpoint: str | Path) -> MAE:
     """Rebuild the MAE method (encoder + decoder) of a run from ``RUN/checkpoints/*.ckpt``.
 
     Reads ``RUN/config.yaml`` and the checkpoint with ``torch.load(weights_only=True)``.
