@@ -13,13 +13,16 @@ examples:
   selfsup pretrain simclr --resume runs/simclr-fashion_mnist-20261122-120000/checkpoints/last.ckpt
   selfsup eval knn --encoder runs/RUN/encoder.safetensors --data fashion_mnist
   selfsup eval linear --encoder runs/RUN/encoder.safetensors --data folder --root ~/photos
+  selfsup pretrain mae --config configs/mae_fashion_mnist.yaml
+  selfsup eval-finetune --encoder runs/RUN/encoder.safetensors --data fashion_mnist
+  selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup list
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from selfsup.cli import eval_cmd, export_cmd, list_cmd, pretrain_cmd
+    from selfsup.cli import eval_cmd, export_cmd, finetune_cmd, list_cmd, pretrain_cmd, viz_cmd
 
     parser = argparse.ArgumentParser(
         prog="selfsup",
@@ -31,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     pretrain_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
+    finetune_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
+    viz_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser
 

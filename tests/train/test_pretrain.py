@@ -137,8 +137,13 @@ def test_time_budget_fixes_the_step_count_once(tmp_path):
 def test_online_knn_monitor_logs_accuracy(tmp_path):
     import csv
 
-    cfg = tiny_config(tmp_path, "train.max_steps=4", "train.online_knn_every=2", "train.online_knn_items=200",
-                      "train.run_name=knn")
+    cfg = tiny_config(
+        tmp_path,
+        "train.max_steps=4",
+        "train.online_knn_every=2",
+        "train.online_knn_items=200",
+        "train.run_name=knn",
+    )
     result = pretrain(cfg)
     rows = list(csv.DictReader(open(result.run_dir / "logs" / "version_0" / "metrics.csv")))
     values = [float(r["online/knn"]) for r in rows if r.get("online/knn")]
