@@ -14,7 +14,7 @@ examples:
   selfsup eval knn --encoder runs/RUN/encoder.safetensors --data fashion_mnist
   selfsup eval linear --encoder runs/RUN/encoder.safetensors --data folder --root ~/photos
   selfsup pretrain mae --config configs/mae_fashion_mnist.yaml
-  selfsup eval-finetune --encoder runs/RUN/encoder.safetensors --data fashion_mnist
+  selfsup eval finetune --encoder runs/RUN/encoder.safetensors --data fashion_mnist
   selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup list
@@ -59,6 +59,9 @@ def quiet_third_party_output() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval", "finetune"]:  # fine-tuning has its own options; same command either way
+        argv = ["eval-finetune", *argv[2:]]
     # key=value overrides may follow options (`pretrain simclr --config F optim.lr=0.1`), which
     # argparse's positional nargs cannot express; collect them from the leftovers.
     args, extra = parser.parse_known_args(argv)
