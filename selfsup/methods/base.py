@@ -45,6 +45,9 @@ class Method(nn.Module):
             )
         self.encoder = backbone
         self.config = config
+        # The recipe training views are normalized with (set by methods that use ViewRecipe views);
+        # evaluation normalizes with the same mean/std.
+        self.view_recipe: Any = None
 
     def make_batch(
         self,
@@ -66,7 +69,10 @@ class Method(nn.Module):
 
     def normalization(self) -> tuple[list[float] | None, list[float] | None]:
         """Per-channel (mean, std) the views were normalized with; evaluation uses the same."""
-        return None, None
+        if self.view_recipe is None:
+            return None, None
+        mean, std = self.view_recipe.normalization(self.encoder.in_chans)
+        return list(mean), list(std)
 
     def extra_state(self) -> dict[str, Any]:
         """JSON-able facts saved beside an exported encoder (e.g. a permutation set)."""

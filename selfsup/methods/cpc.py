@@ -97,10 +97,7 @@ class CPC(Method):
         self.context = MaskedContext2d(width, ctx, layers=config.context_layers)
         # One W_k per offset (the paper's f_k = exp(z^T W_k c)), as 1x1 convs over the context grid.
         self.predictors = nn.ModuleList(nn.Conv2d(ctx, width, 1, bias=False) for _ in config.offsets)
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        mean, std = self.config.views.normalization(self.encoder.in_chans)
-        return list(mean), list(std)
+        self.view_recipe = config.views
 
     def make_batch(
         self,

@@ -36,6 +36,7 @@ from selfsup.nn.shuffle_bn import random_permutation, shuffled_forward, shuffled
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import TwoViewGenerator, ViewRecipe
+from selfsup.views.sized import ViewsBySize
 
 # MoCo v1 (§4, "Training"): random resized crop (the paper's 224 px crops from scale 0.2 in the
 # reference code), colour jitter, grayscale, flip. Its jitter is 0.4 for all four of brightness,
@@ -117,18 +118,12 @@ class MoCo(Method):
         self.momentum_head = momentum_copy(self.head)
         self.queue = KeyQueue(config.queue_size, config.proj_out_dim)
         self._pending: list[Tensor] = []  # keys of this step, enqueued after the optimizer step
-        self._views: dict[int, TwoViewGenerator] = {}
+        self.view_recipe = config.recipe
+        self.make_views = ViewsBySize(
+            lambda size: TwoViewGenerator(dataclasses.replace(config.recipe, size=size)), config.view_size
+        )
 
     # -- views -------------------------------------------------------------------------------
-    def _view_generator(self, input_size: int) -> TwoViewGenerator:
-        size = self.config.view_size or input_size
-        if size not in self._views:
-            self._views[size] = TwoViewGenerator(dataclasses.replace(self.config.recipe, size=size))
-        return self._views[size]
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        mean, std = self.config.recipe.normalization(self.encoder.in_chans)
-        return list(mean), list(std)
 
     def make_batch(
         self,
@@ -139,7 +134,7 @@ class MoCo(Method):
     ) -> Batch:
         if generator is None:
             generator = torch.Generator(device=images.device).manual_seed(0)
-        views = self._view_generator(images.shape[-1])(images, generator)
+        views = self.make_views(images, generator)
         targets = {}
         if self.config.shuffle_bn:
             # Drawn here, from the batch's generator, so a resumed run shuffles exactly as before.

@@ -32,6 +32,7 @@ from selfsup.nn.heads import ProjectionHead
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import TwoViewGenerator, ViewRecipe
+from selfsup.views.sized import ViewsBySize
 
 # BYOL's asymmetric augmentations, which MoCo v3 adopts (§4; BYOL, Grill et al. 2020, Table 6):
 # view 1 always blurred, view 2 blurred with p 0.1 and solarized with p 0.2; jitter 0.4/0.4/0.2/0.1.
@@ -125,19 +126,14 @@ class MoCoV3(Method):
         )
         self.momentum_encoder = momentum_copy(backbone)
         self.momentum_projector = momentum_copy(self.projector)
-        self._views: dict[int, TwoViewGenerator] = {}
+        self.view_recipe = config.views
+        self.make_views = ViewsBySize(self._build_views, config.view_size)
 
-    def _view_generator(self, input_size: int) -> TwoViewGenerator:
-        size = self.config.view_size or input_size
-        if size not in self._views:
-            base = dataclasses.replace(self.config.views, size=size)
-            recipes = byol_recipes(base) if self.config.asymmetric_views else base
-            self._views[size] = TwoViewGenerator(recipes, n_views=None if self.config.asymmetric_views else 2)
-        return self._views[size]
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        mean, std = self.config.views.normalization(self.encoder.in_chans)
-        return list(mean), list(std)
+    def _build_views(self, size: int) -> TwoViewGenerator:
+        base = dataclasses.replace(self.config.views, size=size)
+        if self.config.asymmetric_views:
+            return TwoViewGenerator(byol_recipes(base))
+        return TwoViewGenerator(base, n_views=2)
 
     def make_batch(
         self,
@@ -146,9 +142,7 @@ class MoCoV3(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
-        views = self._view_generator(images.shape[-1])(images, generator)
+        views = self.make_views(images, generator)
         return Batch(views=views, labels=labels, indices=indices, images=images)
 
     def momentum_at(self, progress: Progress) -> float:

@@ -22,6 +22,7 @@ from selfsup.nn.heads import ProjectionHead
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import TwoViewGenerator, ViewRecipe
+from selfsup.views.sized import ViewsBySize
 
 
 @dataclass
@@ -58,17 +59,10 @@ class SimCLR(Method):
             num_layers=config.proj_layers,
         )
         self.loss_fn = InfoNCELoss(temperature=config.temperature)
-        self._views: dict[int, TwoViewGenerator] = {}
-
-    def _view_generator(self, input_size: int) -> TwoViewGenerator:
-        size = self.config.view_size or input_size
-        if size not in self._views:
-            self._views[size] = TwoViewGenerator(dataclasses.replace(self.config.views, size=size))
-        return self._views[size]
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        mean, std = self.config.views.normalization(self.encoder.in_chans)
-        return list(mean), list(std)
+        self.view_recipe = config.views
+        self.make_views = ViewsBySize(
+            lambda size: TwoViewGenerator(dataclasses.replace(config.views, size=size)), config.view_size
+        )
 
     def make_batch(
         self,
@@ -77,7 +71,7 @@ class SimCLR(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        views = self._view_generator(images.shape[-1])(images, generator)
+        views = self.make_views(images, generator)
         return Batch(views=views, labels=labels, indices=indices, images=images)
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:

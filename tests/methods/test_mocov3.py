@@ -87,7 +87,7 @@ def test_freeze_patch_embed_on_vit_and_error_on_cnn():
 
 def test_asymmetric_views_and_config():
     m = _method()
-    recipes = m._view_generator(16).recipes
+    recipes = m._build_views(16).recipes
     assert [r.blur_p for r in recipes] == [1.0, 0.1] and [r.solarize_p for r in recipes] == [0.0, 0.2]
     with pytest.raises(ValueError, match="method.temperature"):
         MoCoV3Config(temperature=0).validate()
