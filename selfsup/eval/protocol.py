@@ -20,10 +20,7 @@ import torch
 from torch import nn
 
 from selfsup.data import create_dataset, dataset_to_tensors
-from selfsup.eval.baselines import random_init_copy
-from selfsup.eval.features import extract_features, raw_pixel_features
-from selfsup.eval.knn import knn_accuracy
-from selfsup.eval.linear_probe import linear_probe
+from selfsup.eval.baselines import evaluate_encoder, random_init_copy, raw_pixel_knn
 
 
 @dataclass
@@ -63,23 +60,8 @@ def load_eval_data(
     return EvalData(xtr, ytr, xte, yte, name)
 
 
-def evaluate_features(
-    name: str,
-    train_feats: torch.Tensor,
-    test_feats: torch.Tensor,
-    data: EvalData,
-    k: int,
-    temperature: float,
-    linear: bool,
-    started: float,
-) -> EvalRow:
-    knn = knn_accuracy(
-        train_feats, data.train_labels, test_feats, data.test_labels, k=k, temperature=temperature
-    )
-    lin = None
-    if linear:
-        lin = linear_probe(train_feats, data.train_labels, test_feats, data.test_labels).test_accuracy
-    return EvalRow(name, knn, lin, int(train_feats.shape[1]), time.perf_counter() - started)
+def _row(name: str, started: float, knn: float, linear: float | None, feature_dim: int) -> EvalRow:
+    return EvalRow(name, knn, linear, feature_dim, time.perf_counter() - started)
 
 
 def evaluate_encoder_row(
@@ -94,10 +76,20 @@ def evaluate_encoder_row(
     linear: bool = True,
 ) -> EvalRow:
     started = time.perf_counter()
-    kwargs = dict(image_size=image_size, mean=mean, std=std, autocast=False)
-    train_feats = extract_features(encoder, data.train_images, **kwargs)
-    test_feats = extract_features(encoder, data.test_images, **kwargs)
-    return evaluate_features(name, train_feats, test_feats, data, k, temperature, linear, started)
+    result = evaluate_encoder(
+        encoder,
+        data.train_images,
+        data.train_labels,
+        data.test_images,
+        data.test_labels,
+        image_size=image_size,
+        mean=mean,
+        std=std,
+        k=k,
+        temperature=temperature,
+        linear=linear,
+    )
+    return _row(name, started, result["knn"], result["linear"], result["feature_dim"])
 
 
 def standard_evaluation(
@@ -116,18 +108,15 @@ def standard_evaluation(
     rows = []
     if baselines:
         started = time.perf_counter()
-        rows.append(
-            evaluate_features(
-                "raw pixels",
-                raw_pixel_features(data.train_images),
-                raw_pixel_features(data.test_images),
-                data,
-                k,
-                temperature,
-                linear=False,
-                started=started,
-            )
+        knn = raw_pixel_knn(
+            data.train_images,
+            data.train_labels,
+            data.test_images,
+            data.test_labels,
+            k=k,
+            temperature=temperature,
         )
+        rows.append(_row("raw pixels", started, knn, None, int(data.train_images[0].numel())))
         rows.append(
             evaluate_encoder_row(
                 "random init",

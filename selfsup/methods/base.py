@@ -43,6 +43,8 @@ class Method(nn.Module):
             raise TypeError(
                 f"{type(self).__name__} expects a {self.Config.__name__}, got {type(config).__name__}"
             )
+        if hasattr(config, "validate"):
+            config.validate()  # every method's config is checked here, before the method builds anything
         self.encoder = backbone
         self.config = config
         # The recipe training views are normalized with (set by methods that use ViewRecipe views);

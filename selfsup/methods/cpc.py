@@ -91,7 +91,6 @@ class CPC(Method):
 
     def __init__(self, backbone: nn.Module, config: CPCConfig) -> None:
         super().__init__(backbone, config)
-        config.validate()
         width = backbone.num_features
         ctx = config.context_dim or width
         self.context = MaskedContext2d(width, ctx, layers=config.context_layers)

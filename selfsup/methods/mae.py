@@ -74,7 +74,6 @@ class MAE(Method):
 
     def __init__(self, backbone: nn.Module, config: MAEConfig) -> None:
         super().__init__(backbone, config)
-        config.validate()
         vit = getattr(backbone, "model", None)
         if vit is None:
             raise ValueError("method mae needs a 'timm:vit_*' backbone (e.g. timm:vit_tiny_patch16_224)")

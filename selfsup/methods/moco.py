@@ -107,7 +107,6 @@ class MoCo(Method):
 
     def __init__(self, backbone: nn.Module, config: MoCoConfig) -> None:
         super().__init__(backbone, config)
-        config.validate()
         width = backbone.num_features
         if config.use_mlp:  # v2: fc-ReLU-fc without batch norm (Chen et al. 2020, §2)
             hidden = config.proj_hidden_dim or width

@@ -107,7 +107,6 @@ class MoCoV3(Method):
 
     def __init__(self, backbone: nn.Module, config: MoCoV3Config) -> None:
         super().__init__(backbone, config)
-        config.validate()
         if config.freeze_patch_embed:
             patch_embed = _find_patch_embed(backbone)
             if patch_embed is None:

@@ -50,7 +50,6 @@ class SimCLR(Method):
 
     def __init__(self, backbone: nn.Module, config: SimCLRConfig) -> None:
         super().__init__(backbone, config)
-        config.validate()
         width = backbone.num_features
         self.head = ProjectionHead(
             width,
