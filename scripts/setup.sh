@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # One-time set-up, safe to re-run: a virtual environment in .venv with selfsup installed,
-# and the Debian package with the Fashion-MNIST files when they are missing.
+# and the Debian data packages when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-    echo "[setup] installing Debian package dataset-fashion-mnist" >&2
+# Debian data packages (DESIGN.md section 6): Fashion-MNIST (the default dataset) and the real
+# photo stamps (color images with captions and exact masks).
+MISSING=""
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || MISSING="$MISSING dataset-fashion-mnist"
+[ -d /usr/share/tuxpaint/stamps ] || MISSING="$MISSING tuxpaint-stamps-default"
+if [ -n "$MISSING" ]; then
+    echo "[setup] installing Debian packages:$MISSING" >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >&2
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >&2
 fi
 
 PY="${PYTHON:-python3}"

@@ -1,7 +1,7 @@
 """``create_dataset`` / ``list_datasets``: build any dataset from a name, a split and a root.
 
 Names: "fashion_mnist" (default dataset, DESIGN.md section 6), "digits" (sklearn, for fast
-tests) and "folder" (any image directory). Hyphens and case are ignored
+tests), "stamps" (real color photo cut-outs, 17 categories) and "folder" (any image directory). Hyphens and case are ignored
 ("Fashion-MNIST" works); "image_folder" is an alias of "folder".
 """
 
@@ -17,8 +17,9 @@ from torch.utils.data import Dataset
 from selfsup.data.digits import Digits
 from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
+from selfsup.data.stamps import Stamps
 
-_NAMES = ("digits", "fashion_mnist", "folder")
+_NAMES = ("digits", "fashion_mnist", "folder", "stamps")
 _ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
 _FOLDER_DEFAULT_SIZE = 64
 _SPLIT_DIRS = ("train", "val", "test")
@@ -75,10 +76,11 @@ def create_dataset(
     split:      "train" or "test". For "folder", ``root/<split>`` is used when it exists
                 (label ids then follow ``root/train``'s classes), else the whole ``root``.
     root:       data directory; Fashion-MNIST defaults to /usr/share/datasets/fashion-mnist,
-                "folder" requires it, "digits" takes none (it ships with scikit-learn).
-    image_size: square side. None keeps 28 (Fashion-MNIST) / 8 (digits) / 64 (folder).
+                stamps to /usr/share/tuxpaint/stamps, "folder" requires it, "digits" takes none (it ships with scikit-learn).
+    image_size: square side. None keeps 28 (Fashion-MNIST) / 8 (digits) / 64 (stamps, folder).
     strict:     folder only: raise on an unreadable image instead of skipping it.
-    kw:         extra keyword arguments of the dataset class (e.g. ``grayscale=True`` for folders).
+    kw:         extra keyword arguments of the dataset class (e.g. ``grayscale=True`` for folders,
+                ``background="random"`` for stamps).
     """
     key = _canonical(name)
     if key == "fashion_mnist":
@@ -91,14 +93,14 @@ def create_dataset(
             )
         _no_extra(key, kw)
         return Digits(split=split, image_size=image_size)
+    if key == "stamps":
+        _check_kwargs(key, kw, Stamps, {"root", "split", "image_size"})
+        return Stamps(root=root, split=split, image_size=image_size, **kw)
     if root is None:
         raise ValueError("dataset 'folder' needs root=DIR (data.root=DIR): the directory of images")
     folder, train_folder = _folder_split(Path(root).expanduser(), split)
     size = image_size if image_size is not None else _FOLDER_DEFAULT_SIZE
-    valid = set(inspect.signature(ImageFolderDataset).parameters) - {"root", "image_size", "strict"}
-    unknown = sorted(set(kw) - valid)
-    if unknown:
-        raise TypeError(f"dataset 'folder': unknown arguments {unknown}; valid: {sorted(valid)}")
+    _check_kwargs(key, kw, ImageFolderDataset, {"root", "image_size", "strict"})
     if train_folder is not None and "classes" not in kw and kw.get("labeled") is not False:
         # Without this a test split missing a class would shift every later label id.
         with warnings.catch_warnings():
@@ -109,6 +111,13 @@ def create_dataset(
         if reference.classes:
             kw["classes"] = reference.classes
     return ImageFolderDataset(folder, image_size=size, strict=strict, **kw)
+
+
+def _check_kwargs(name: str, kw: dict[str, Any], cls: type, fixed: set[str]) -> None:
+    valid = set(inspect.signature(cls).parameters) - fixed
+    unknown = sorted(set(kw) - valid)
+    if unknown:
+        raise TypeError(f"dataset {name!r}: unknown arguments {unknown}; valid: {sorted(valid)}")
 
 
 def _no_extra(name: str, kw: dict[str, Any]) -> None:
