@@ -122,7 +122,9 @@ def test_dataset_items_labels_and_masks(stamp_root: Path) -> None:
         create_dataset("stamps", root=str(stamp_root), grayscale=True)
 
 
-@pytest.mark.skipif(not STAMPS_ROOT.is_dir(), reason="tuxpaint-stamps-default not installed (scripts/setup.sh)")
+@pytest.mark.skipif(
+    not STAMPS_ROOT.is_dir(), reason="tuxpaint-stamps-default not installed (scripts/setup.sh)"
+)
 def test_real_stamps_package() -> None:
     train, test = Stamps(split="train", image_size=32), Stamps(split="test", image_size=32)
     assert len(train) + len(test) == len(find_stamps()) > 700
