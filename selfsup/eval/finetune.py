@@ -75,6 +75,7 @@ class FinetuneResult:
     steps: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    model: nn.Module | None = None  # the fine-tuned encoder + classifier (eval mode)
 
 
 def vit_layer_id(name: str, num_layers: int) -> int:
@@ -168,8 +169,8 @@ def finetune(
     encoder: nn.Module,
     train_images: Tensor,
     train_labels: Tensor,
-    test_images: Tensor,
-    test_labels: Tensor,
+    test_images: Tensor | None,
+    test_labels: Tensor | None,
     config: FinetuneConfig | None = None,
     *,
     image_size: int | None = None,
@@ -180,7 +181,8 @@ def finetune(
 ) -> FinetuneResult:
     """Fine-tune a copy of ``encoder`` (unchanged itself) on uint8 ``train_images [N, C, H, W]``.
 
-    Returns top-1 accuracy on ``test_images`` after the schedule. ``mean``/``std`` are the
+    Returns top-1 accuracy on ``test_images`` after the schedule (NaN when no test set is given)
+    and the fine-tuned model. ``mean``/``std`` are the
     pretraining normalization (default 0.5); ``image_size`` defaults to the images' size.
     """
     cfg = config or FinetuneConfig()
@@ -232,11 +234,15 @@ def finetune(
         history.append({"epoch": step / steps_per_epoch, "train_loss": epoch_loss})
         if log is not None:
             log(f"finetune epoch {step / steps_per_epoch:.2f}: train loss {epoch_loss:.4f}")
-    acc = _accuracy(model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size)
+    acc = float("nan")
+    if test_images is not None and test_labels is not None:
+        acc = _accuracy(model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size)
+    model.eval()
     return FinetuneResult(
         test_accuracy=acc,
         train_loss=history[-1]["train_loss"],
         steps=step,
         seconds=time.perf_counter() - started,
         history=history,
+        model=model,
     )
