@@ -34,6 +34,7 @@ from selfsup.train.run_dir import (
     run_dir_of_checkpoint,
     save_run_files,
 )
+from selfsup.train.train_stats import FitTimer, save_train_stats
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def pretrain(
         mode="max",
         save_last=True,
     )
+    timer = FitTimer(derived.global_batch)
     log_version = next_log_version(run_dir)
     bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
     monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
@@ -123,7 +125,7 @@ def pretrain(
             CSVLogger(run_dir, name="logs", version=log_version),
             TensorBoardLogger(run_dir, name="logs", version=log_version, default_hp_metric=False),
         ],
-        callbacks=[checkpointing, *monitors, *bar, *(callbacks or [])],
+        callbacks=[checkpointing, timer, *monitors, *bar, *(callbacks or [])],
         log_every_n_steps=cfg.train.log_every,
         enable_progress_bar=cfg.train.progress_bar,
         enable_model_summary=False,
@@ -138,6 +140,7 @@ def pretrain(
     encoder_path = run_dir / "encoder.safetensors"
     if trainer.is_global_zero:
         export_method(method, cfg, encoder_path, image_size, int(trainer.global_step))
+        save_train_stats(run_dir, timer.stats(lit.device))
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return PretrainResult(run_dir, encoder_path, method, derived, trainer.global_rank)

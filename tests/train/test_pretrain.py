@@ -8,6 +8,7 @@ from selfsup.export import load_encoder, read_metadata
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.lightning_module import NonFiniteLossError
 from selfsup.train.pretrain import pretrain
+from selfsup.train.train_stats import load_train_stats
 
 TINY = [
     "data.name=digits",
@@ -59,6 +60,7 @@ def test_resume_is_exact(tmp_path):
     assert a.keys() == b.keys()
     assert (resumed.run_dir / "logs" / "version_1" / "metrics.csv").is_file()  # first segment's log kept
     assert (resumed.run_dir / "logs" / "version_0" / "metrics.csv").is_file()
+    assert load_train_stats(resumed.run_dir)["steps"] == 4  # the resumed segment: steps 4..8
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=f"{key} differs after resume")
     # A run that is actually different (another seed) does not match: the check can fail.
@@ -92,8 +94,13 @@ def test_run_dir_contents_and_encoder_round_trip(tmp_path):
         "encoder.safetensors",
         "encoder.json",
         "logs/version_0/metrics.csv",
+        "train_stats.json",
     ):
         assert (run / name).is_file(), name
+    stats = load_train_stats(run)
+    assert stats["steps"] == 3 and stats["global_batch"] == 32 and stats["memory_kind"] == "cpu_max_rss"
+    assert stats["images_per_second"] == pytest.approx(3 * 32 / stats["fit_seconds"], rel=0.01)
+    assert stats["peak_memory_mb"] > 50  # the process's resident set, torch included
     assert (run / "checkpoints" / "last.ckpt").is_file()
     header = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]
     assert "train/loss" in header and "train/contrastive_acc" in header

@@ -1,0 +1,71 @@
+"""Throughput and peak memory of a training segment, saved as ``RUN/train_stats.json``.
+
+``images_per_second`` counts source images (global batch x optimizer steps / fit seconds), not
+views, so methods with different numbers of views compare on the data they consume. Peak memory
+is the accelerator's allocator peak on CUDA (``torch.cuda.max_memory_allocated``) and the
+process's peak resident set size on CPU (``ru_maxrss``, which includes the dataset in memory).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+
+@dataclass
+class TrainStats:
+    steps: int
+    global_batch: int
+    fit_seconds: float
+    images_per_second: float
+    peak_memory_mb: float
+    memory_kind: str  # "cuda_allocated" | "cpu_max_rss"
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10), "cpu_max_rss"  # bytes on macOS, KiB on Linux
+
+
+class FitTimer(Callback):
+    """Times the training loop (not data loading or set-up) and counts the steps of this segment."""
+
+    def __init__(self, global_batch: int) -> None:
+        self.global_batch = global_batch
+        self.started = self.seconds = 0.0
+        self.first_step = self.last_step = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.first_step = trainer.global_step  # > 0 when resumed
+        self.started = time.perf_counter()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.last_step = trainer.global_step
+
+    def stats(self, device: torch.device) -> TrainStats:
+        steps = self.last_step - self.first_step
+        memory, kind = peak_memory_mb(device)
+        rate = steps * self.global_batch / self.seconds if self.seconds > 0 else 0.0
+        return TrainStats(
+            steps, self.global_batch, round(self.seconds, 3), round(rate, 2), round(memory, 1), kind
+        )
+
+
+def save_train_stats(run_dir: Path, stats: TrainStats) -> None:
+    (run_dir / "train_stats.json").write_text(json.dumps(asdict(stats), indent=2))
+
+
+def load_train_stats(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / "train_stats.json"
+    return json.loads(path.read_text()) if path.is_file() else None
