@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up, safe to re-run: a virtual environment in .venv with selfsup installed,
-# and the Debian data packages when they are missing.
+# and the Debian data packages when they are missing. `--test` also installs headless Chromium
+# for the report's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +26,8 @@ fi
 if ! .venv/bin/python -c "import selfsup, torchvision, pytest, skimage" 2>/dev/null; then
     echo "[setup] installing selfsup and its pinned dependencies (torch 2.14.1, torchvision 0.29.1)" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" >&2
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    scripts/install_browser.sh >&2
 fi

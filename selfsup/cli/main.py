@@ -17,12 +17,23 @@ examples:
   selfsup eval finetune --encoder runs/RUN/encoder.safetensors --data fashion_mnist
   selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
+  selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
+  selfsup report runs/RUN
   selfsup list
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from selfsup.cli import eval_cmd, export_cmd, finetune_cmd, list_cmd, pretrain_cmd, viz_cmd
+    from selfsup.cli import (
+        compare_cmd,
+        eval_cmd,
+        export_cmd,
+        finetune_cmd,
+        list_cmd,
+        pretrain_cmd,
+        report_cmd,
+        viz_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="selfsup",
@@ -37,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     finetune_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     viz_cmd.add_parser(sub)
+    compare_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser
 

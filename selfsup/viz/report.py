@@ -1,0 +1,343 @@
+"""Static, self-contained HTML report of one run, or a comparison of several runs.
+
+``write_report([RUN])`` writes one page for a run; ``write_report([RUN_A, RUN_B, ...])`` one
+comparison page (curves overlaid, results side by side, config differences). Everything is inline:
+curves are SVG (``selfsup.viz.svg_chart``), pictures are ``data:image/png;base64`` URIs, the
+style sheet is a ``<style>`` element; there are no scripts and no external references, so the
+file opens anywhere without network access and can be mailed or archived as it is.
+
+Sections (each only when the run has the data, see ``selfsup.viz.run_artifacts``): evaluation
+results (``results.json``), label-free quality signals (computed on test embeddings, plus
+``quality.json`` when the run logged one), label efficiency (``label_efficiency.json``), training
+curves (every ``metrics.csv`` column, grouped: loss, accuracy, schedule, monitors, other),
+collapse-monitor summary, embedding plot and retrieval grid (``selfsup.viz.run_embeddings``),
+pictures under ``RUN/viz/``, the config and derived values.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from selfsup.viz.run_artifacts import RunArtifacts, group_metrics, load_run
+from selfsup.viz.run_embeddings import RunEmbeddings, run_embeddings
+from selfsup.viz.svg_chart import Series, line_chart_svg
+
+__all__ = ["QUALITY_HELP", "render_comparison", "render_run", "write_report"]
+
+log = logging.getLogger(__name__)
+esc = html.escape
+
+# What a good value looks like (selfsup.eval.quality; D = embedding width).
+QUALITY_HELP = {
+    "rankme": "effective rank (Garrido et al. 2023); 1 = collapsed, higher (up to D) is better",
+    "uniformity": "Wang & Isola 2020, t=2; 0 = collapsed, lower = more spread (about -3.9 at D=128)",
+    "embedding_std": "std of L2-normalized embeddings; 0 = collapsed, 1/sqrt(D) = isotropic",
+    "alignment": "Wang & Isola 2020, alpha=2, positive pairs; 0 = views agree, 4 = antipodal",
+}
+GROUP_TITLES = {
+    "loss": "Loss",
+    "accuracy": "Accuracy (pretext / online kNN)",
+    "schedule": "Schedules",
+    "monitors": "Monitors (collapse, embedding spread, gradients)",
+    "other": "Other metrics",
+}
+COLLAPSE_NAMES = {0: "ok", 1: "uniform collapse", 2: "one-hot collapse", 3: "constant output"}
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#263238;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
+header p{margin:4px 0 0;color:#cfd8dc}nav{padding:6px 24px;background:#eceff1;font-size:13px}
+nav a{margin-right:14px;color:#37474f}main{padding:8px 24px 40px}
+section{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:14px 0;padding:10px 16px}
+h2{font-size:17px;margin:6px 0 10px}h3{font-size:14px;margin:12px 0 6px;color:#455a64}
+table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #e0e0e0;padding:4px 10px;
+text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}td.l{text-align:left}
+.best{font-weight:700;color:#1b5e20}.charts{display:flex;flex-wrap:wrap;gap:10px}
+svg.chart{background:#fff;border:1px solid #eee}svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}
+svg .tick{font-size:10px;fill:#555}svg .ct{font-size:12px;font-weight:600;fill:#333}
+figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figure img{max-width:100%;
+border:1px solid #eee}figcaption{font-size:12px;color:#555}pre{background:#f5f5f5;padding:8px;
+overflow:auto;font-size:12px}.muted{color:#777}td span.muted{display:block;text-align:left}.warn{color:#b71c1c}
+""".replace("\n", "")
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"{100 * v:.2f}" if pct else f"{v:.4g}"
+    return esc(str(v))
+
+
+def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{esc(alt)}" src="data:{mime};base64,{b64}">'
+
+
+def _mime(path: Path) -> str:
+    return "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+def _page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t, _ in sections)
+    body = "".join(_section(a, t, b) for a, t, b in sections)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<link rel="icon" href="data:,"><title>{esc(title)}</title><style>{CSS}</style></head>'
+        f"<body><header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header><nav>{nav}</nav>"
+        f"<main>{body}</main></body></html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------- sections
+def _results_rows(run: RunArtifacts, prefix: str = "") -> list[list[str]]:
+    rows = []
+    for r in run.results or []:
+        name = f"{prefix}{r.get('name', '?')}"
+        rows.append(
+            [esc(name), _fmt(r.get("knn"), pct=True), _fmt(r.get("linear"), pct=True)]
+            + [_fmt(r.get("feature_dim")), _fmt(r.get("seconds"))]
+        )
+    return rows
+
+
+RESULTS_HEADER = ["encoder", "kNN top-1 %", "linear top-1 %", "feature dim", "eval seconds"]
+
+
+def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str]]:
+    keys = [k for k in QUALITY_HELP if (emb and k in emb.quality) or (run.quality and k in run.quality)]
+    return [
+        [
+            esc(k),
+            _fmt(emb.quality.get(k)) if emb else "—",
+            _fmt(emb.random_init_quality.get(k)) if emb else "—",
+            _fmt(run.quality.get(k)) if run.quality else "—",
+            f'<span class="muted">{esc(QUALITY_HELP[k])}</span>',
+        ]
+        for k in keys
+    ]
+
+
+QUALITY_HEADER = ["signal", "encoder (test set)", "random init (test set)", "quality.json", "good values"]
+
+
+def _label_efficiency(run: RunArtifacts) -> str:
+    rows = run.label_efficiency or []
+    fractions = sorted({float(r["fraction"]) for r in rows})
+    keys = sorted({(str(r["encoder"]), str(r["protocol"])) for r in rows})
+    acc = {(str(r["encoder"]), str(r["protocol"]), float(r["fraction"])): r["accuracy"] for r in rows}
+    header = ["encoder", "protocol"] + [f"{f:.0%} labels" for f in fractions]
+    body = [[esc(e), esc(p)] + [_fmt(acc.get((e, p, f)), pct=True) for f in fractions] for e, p in keys]
+    return _table(header, body)
+
+
+def _curves(runs: Sequence[RunArtifacts], labels: Sequence[str]) -> str:
+    columns = sorted({c for r in runs for c in r.metrics})
+    parts = []
+    for group, cols in group_metrics(columns).items():
+        charts = []
+        for col in cols:
+            series = [
+                Series(lab, *r.metrics[col]) for r, lab in zip(runs, labels, strict=True) if col in r.metrics
+            ]
+            charts.append(line_chart_svg(series, col))
+        parts.append(f'<h3>{esc(GROUP_TITLES[group])}</h3><div class="charts">{"".join(charts)}</div>')
+    return "".join(parts) or '<p class="muted">no metrics.csv under logs/</p>'
+
+
+def _monitor_summary(run: RunArtifacts) -> str:
+    cols = group_metrics(list(run.metrics)).get("monitors", [])
+    rows = []
+    for col in cols:
+        _, ys = run.metrics[col]
+        last = ys[-1]
+        shown = COLLAPSE_NAMES.get(int(last), _fmt(last)) if col.endswith("collapse") else _fmt(last)
+        rows.append([esc(col), _fmt(ys[0]), shown, _fmt(min(ys)), _fmt(max(ys))])
+    if not rows:
+        return ""
+    return _table(["monitor", "first", "last", "min", "max"], rows)
+
+
+def _embedding_section(embs: Sequence[RunEmbeddings | None], errors: Sequence[str | None], names) -> str:
+    parts = []
+    for emb, err, name in zip(embs, errors, names, strict=True):
+        if emb is None:
+            parts.append(f'<p class="warn">{esc(name)}: no embedding plot ({esc(err or "disabled")})</p>')
+            continue
+        prec = (
+            ""
+            if emb.retrieval_precision is None
+            else f", neighbour label precision {emb.retrieval_precision:.1%}"
+        )
+        parts.append(
+            f"<figure>{_img(emb.embedding_png, f'{emb.layout} embedding of {name}')}"
+            f"<figcaption>{esc(name)}: {emb.layout.upper()} of {emb.num_points} test embeddings"
+            "</figcaption></figure>"
+            f"<figure>{_img(emb.retrieval_png, f'retrieval grid of {name}')}<figcaption>{esc(name)}: "
+            f"queries and top neighbours by cosine similarity{esc(prec)} (green frame: same label)"
+            "</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def _images_section(run: RunArtifacts, prefix: str = "") -> str:
+    parts, current = [], None
+    for p in run.images:
+        folder = p.parent.relative_to(run.path / "viz").as_posix()
+        if folder != current:
+            current = folder
+            parts.append(f"<h3>{esc(prefix)}viz/{esc('' if folder == '.' else folder + '/')}</h3>")
+        caption_file = p.with_suffix(".txt")
+        caption = caption_file.read_text().strip() if caption_file.is_file() else p.name
+        parts.append(
+            f"<figure>{_img(p.read_bytes(), p.name, _mime(p))}<figcaption>{esc(caption)}</figcaption></figure>"
+        )
+    return "".join(parts)
+
+
+def _summary(run: RunArtifacts) -> str:
+    data = (run.config.get("data") or {}).get("name", "?")
+    d = run.derived or {}
+    steps = f", {d['total_steps']} steps, batch {d.get('global_batch')}" if "total_steps" in d else ""
+    return f"{run.method} on {data}, backbone {run.config.get('backbone', '?')}{steps}"
+
+
+# ----------------------------------------------------------------------------- pages
+def render_run(run: RunArtifacts, emb: RunEmbeddings | None = None, emb_error: str | None = None) -> str:
+    """The HTML page of one run (``emb``: its embeddings, or ``None`` with the reason in ``emb_error``)."""
+    sections = []
+    if run.results:
+        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, _results_rows(run))))
+    quality = _quality_rows(run, emb)
+    if quality:
+        sections.append(("quality", "Label-free quality signals", _table(QUALITY_HEADER, quality)))
+    if run.label_efficiency:
+        sections.append(("label-efficiency", "Label efficiency (top-1 %)", _label_efficiency(run)))
+    sections.append(("curves", "Training curves", _curves([run], [run.method])))
+    monitors = _monitor_summary(run)
+    if monitors:
+        sections.append(("monitors", "Collapse monitors", monitors))
+    sections.append(("embeddings", "Embeddings", _embedding_section([emb], [emb_error], [run.name])))
+    if run.images:
+        sections.append(("pictures", "Pictures (RUN/viz)", _images_section(run)))
+    config = f"<pre>{esc(run.config_text)}</pre>"
+    if run.derived:
+        config += "<h3>derived.json</h3>" + _table(
+            ["value", ""], [[esc(k), _fmt(v)] for k, v in run.derived.items()]
+        )
+    sections.append(("config", "Config", config))
+    return _page(f"selfsup run report: {run.name}", _summary(run), sections)
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def render_comparison(
+    runs: Sequence[RunArtifacts],
+    embs: Sequence[RunEmbeddings | None],
+    errors: Sequence[str | None],
+) -> str:
+    """One page comparing ``runs``: overlaid curves, results and signals side by side, config diff."""
+    labels = [f"{i + 1}: {r.method}" for i, r in enumerate(runs)]
+    overview = _table(
+        ["#", "run", "summary"],
+        [[esc(lab), esc(r.name), esc(_summary(r))] for lab, r in zip(labels, runs, strict=True)],
+    )
+    sections = [("runs", "Runs", overview)]
+    rows = [row for r, lab in zip(runs, labels, strict=True) for row in _results_rows(r, prefix=f"[{lab}] ")]
+    if rows:
+        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, rows)))
+    qrows = [
+        [esc(lab), *row[:4]]
+        for r, e, lab in zip(runs, embs, labels, strict=True)
+        for row in _quality_rows(r, e)
+    ]
+    if qrows:
+        sections.append(
+            ("quality", "Label-free quality signals", _table(["run", *QUALITY_HEADER[:4]], qrows))
+        )
+    sections.append(("curves", "Training curves (overlaid)", _curves(runs, labels)))
+    monitors = "".join(
+        f"<h3>{esc(lab)}</h3>{m}" for r, lab in zip(runs, labels, strict=True) if (m := _monitor_summary(r))
+    )
+    if monitors:
+        sections.append(("monitors", "Collapse monitors", monitors))
+    sections.append(("embeddings", "Embeddings", _embedding_section(embs, errors, labels)))
+    pictures = "".join(_images_section(r, prefix=f"[{lab}] ") for r, lab in zip(runs, labels, strict=True))
+    if pictures:
+        sections.append(("pictures", "Pictures (RUN/viz)", pictures))
+    flat = [_flatten(r.config) for r in runs]
+    keys = sorted({k for f in flat for k in f})
+    differ = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat}) > 1]
+    diff = _table(["key", *labels], [[esc(k), *(esc(str(f.get(k, "—"))) for f in flat)] for k in differ])
+    full = "".join(
+        f"<details><summary>{esc(lab)} config.yaml</summary><pre>{esc(r.config_text)}</pre></details>"
+        for r, lab in zip(runs, labels, strict=True)
+    )
+    sections.append(("config", "Config differences", (diff if differ else "<p>identical configs</p>") + full))
+    return _page(f"selfsup comparison of {len(runs)} runs", ", ".join(r.name for r in runs), sections)
+
+
+def _embeddings_or_reason(
+    run: RunArtifacts, enabled: bool, **kw: Any
+) -> tuple[RunEmbeddings | None, str | None]:
+    if not enabled:
+        return None, "disabled with --no-embeddings"
+    try:
+        return run_embeddings(run, **kw), None
+    except (FileNotFoundError, ValueError, OSError, KeyError) as err:
+        log.warning("%s: skipping the embedding plot: %s", run.name, err)
+        return None, str(err)
+
+
+def write_report(
+    run_dirs: Sequence[str | Path],
+    out: str | Path | None = None,
+    embeddings: bool = True,
+    max_items: int = 1000,
+    layout: str = "auto",
+) -> Path:
+    """Write the report and return its path.
+
+    One run: ``out`` defaults to ``RUN/report.html``. Several runs: one comparison page, ``out``
+    defaults to ``report-comparison.html`` in the working directory. ``embeddings=False`` skips
+    the encoder forward passes (no embedding plot, retrieval grid or computed quality signals).
+    """
+    if not run_dirs:
+        raise ValueError("write_report needs at least one run directory")
+    runs = [load_run(p) for p in run_dirs]
+    results = [_embeddings_or_reason(r, embeddings, max_items=max_items, layout=layout) for r in runs]
+    embs, errors = [e for e, _ in results], [m for _, m in results]
+    if len(runs) == 1:
+        page = render_run(runs[0], embs[0], errors[0])
+        path = Path(out) if out else runs[0].path / "report.html"
+    else:
+        page = render_comparison(runs, embs, errors)
+        path = Path(out) if out else Path("report-comparison.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
