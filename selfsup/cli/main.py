@@ -15,6 +15,8 @@ examples:
   selfsup eval linear --encoder runs/RUN/encoder.safetensors --data folder --root ~/photos
   selfsup pretrain mae --config configs/mae_fashion_mnist.yaml
   selfsup eval finetune --encoder runs/RUN/encoder.safetensors --data fashion_mnist
+  selfsup eval label-efficiency --encoder runs/RUN/encoder.safetensors --fractions 0.01 0.1 1.0
+  selfsup eval quality --encoder runs/RUN/encoder.safetensors
   selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
@@ -23,14 +25,19 @@ examples:
 """
 
 
+SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from selfsup.cli import (
         compare_cmd,
         eval_cmd,
         export_cmd,
         finetune_cmd,
+        label_efficiency_cmd,
         list_cmd,
         pretrain_cmd,
+        quality_cmd,
         report_cmd,
         viz_cmd,
     )
@@ -46,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
     finetune_cmd.add_parser(sub)
+    label_efficiency_cmd.add_parser(sub)
+    quality_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     viz_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
@@ -73,8 +82,9 @@ def quiet_third_party_output() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["eval", "finetune"]:  # fine-tuning has its own options; same command either way
-        argv = ["eval-finetune", *argv[2:]]
+    # Protocols with their own options are top-level `eval-<name>` commands; `eval <name>` is the same.
+    if argv[:1] == ["eval"] and len(argv) > 1 and argv[1] in SEPARATE_EVAL_PROTOCOLS:
+        argv = [f"eval-{argv[1]}", *argv[2:]]
     # key=value overrides may follow options (`pretrain simclr --config F optim.lr=0.1`), which
     # argparse's positional nargs cannot express; collect them from the leftovers.
     args, extra = parser.parse_known_args(argv)

@@ -1,0 +1,64 @@
+"""``selfsup eval label-efficiency --encoder PATH --data NAME --fractions 0.01 0.1 1.0``.
+
+Accuracy vs labels for the encoder, a random-init copy (whose fine-tune is supervised training
+from scratch) and, with ``--pseudo-label``, the pseudo-labelling baseline. When the encoder sits in
+a run directory (``RUN/encoder.safetensors``) the rows go to ``RUN/label_efficiency.json`` and the
+plot to ``RUN/viz/label_efficiency.png``, where ``selfsup report`` picks them up; ``--out DIR``
+overrides that.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-label-efficiency", help="accuracy vs number of labels (1 %%, 10 %%, 100 %%)")
+    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
+    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    p.add_argument("--protocols", nargs="+", default=["linear", "finetune"], choices=["linear", "finetune"])
+    p.add_argument("--finetune-steps", type=int, default=500, help="max fine-tuning steps per fraction")
+    p.add_argument("--pseudo-label", action="store_true", help="add the pseudo-labelling baseline")
+    p.add_argument("--max-train", type=int, help="use only the first N train images")
+    p.add_argument("--max-test", type=int, help="use only the first N test images")
+    p.add_argument("--seed", type=int, default=0, help="label-subset seed (same subsets for every encoder)")
+    p.add_argument("--out", help="output folder (default: the encoder's run directory)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from selfsup.eval.label_efficiency import format_label_efficiency, label_efficiency, plot_label_efficiency
+    from selfsup.eval.protocol import load_eval_data
+    from selfsup.export import load_encoder, read_metadata
+
+    encoder, meta = load_encoder(args.encoder), read_metadata(args.encoder)
+    data = load_eval_data(args.data, args.root, meta.get("image_size"), args.max_train, args.max_test)
+    name = str(meta.get("method", "encoder"))
+    rows = label_efficiency(
+        {name: encoder},
+        data.train_images,
+        data.train_labels,
+        data.test_images,
+        data.test_labels,
+        fractions=args.fractions,
+        protocols=args.protocols,
+        finetune_max_steps=args.finetune_steps,
+        pseudo_label=args.pseudo_label,
+        mean=meta.get("mean"),
+        std=meta.get("std"),
+        seed=args.seed,
+        log=print,
+    )
+    out = Path(args.out) if args.out else Path(args.encoder).resolve().parent
+    (out / "viz").mkdir(parents=True, exist_ok=True)
+    (out / "label_efficiency.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    plot_label_efficiency(rows, str(out / "viz" / "label_efficiency.png"), f"{name} on {args.data}")
+    print(format_label_efficiency(rows))
+    print(f"written: {out / 'label_efficiency.json'}, {out / 'viz' / 'label_efficiency.png'}")
+    return 0

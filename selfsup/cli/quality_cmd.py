@@ -1,0 +1,51 @@
+"""``selfsup eval quality --encoder PATH --data NAME``: label-free quality signals of an encoder.
+
+RankMe, uniformity and embedding std of the test-set embeddings (``selfsup.eval.quality``; no
+labels used), for the encoder and a random-init copy. Written to ``RUN/quality.json`` when the
+encoder sits in a run directory (``--out DIR`` overrides), where ``selfsup report`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-quality", help="label-free quality signals (RankMe, uniformity, std)")
+    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
+    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
+    p.add_argument("--max-items", type=int, default=5000, help="test images embedded (default 5000)")
+    p.add_argument("--out", help="output folder (default: the encoder's run directory)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from selfsup.data import create_dataset, dataset_to_tensors
+    from selfsup.eval.baselines import random_init_copy
+    from selfsup.eval.features import extract_features
+    from selfsup.eval.quality import quality_signals
+    from selfsup.export import load_encoder, read_metadata
+
+    encoder, meta = load_encoder(args.encoder), read_metadata(args.encoder)
+    size = meta.get("image_size")
+    images, _ = dataset_to_tensors(
+        create_dataset(args.data, "test", root=args.root, image_size=size), args.max_items
+    )
+    kw = dict(image_size=size, mean=meta.get("mean"), std=meta.get("std"))
+    result = {
+        "encoder": quality_signals(extract_features(encoder, images, **kw)),
+        "random init": quality_signals(extract_features(random_init_copy(encoder), images, **kw)),
+        "items": int(images.shape[0]),
+        "data": args.data,
+    }
+    out = Path(args.out) if args.out else Path(args.encoder).resolve().parent
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(result, indent=2))
+    for name in ("encoder", "random init"):
+        print(f"{name:>12}: " + ", ".join(f"{k} {v:.4f}" for k, v in result[name].items()))
+    print(f"written: {out / 'quality.json'}")
+    return 0
