@@ -21,6 +21,7 @@ examples:
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
   selfsup report runs/RUN
+  selfsup bench dino train.batch_size=64
   selfsup list
 """
 
@@ -30,6 +31,7 @@ SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality")
 
 def build_parser() -> argparse.ArgumentParser:
     from selfsup.cli import (
+        bench_cmd,
         compare_cmd,
         eval_cmd,
         export_cmd,
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_parser(sub)
     viz_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
+    bench_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser

@@ -1,0 +1,187 @@
+"""``selfsup bench``: throughput, step time, peak memory and FLOP utilization of one method's step.
+
+The step timed is the trainer's: ``make_batch`` (views generated in batch on the device) ->
+``training_step`` -> backward -> optimizer step -> ``after_optimizer_step`` (EMA, queue, center),
+under the precision the trainer would use. FLOPs are counted once over a whole step with
+``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions of every forward and
+backward in the step: student and teacher, queue logits, decoders), divided by the batch:
+**model FLOPs per source image**. Achieved FLOP/s over the device's peak is the MFU (model FLOP
+utilization, Chowdhery et al. 2022, PaLM, App. B). Peaks: on CUDA the dense tensor-core peak of the
+precision used for known devices (``--peak-tflops`` overrides); on CPU a measured fp32 matmul.
+The data loader is timed separately (``loader_images_per_second``) so a stalled GPU shows up.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from selfsup.types import Progress
+
+# Dense peak TFLOP/s by (device-name fragment, precision) -- vendor data sheets (SXM parts).
+CUDA_PEAK_TFLOPS = {
+    ("H200", "bf16"): 989.0,
+    ("H100", "bf16"): 989.0,
+    ("A100", "bf16"): 312.0,
+    ("H200", "fp32"): 67.0,
+    ("H100", "fp32"): 67.0,
+    ("A100", "fp32"): 19.5,
+}
+
+
+@dataclass
+class BenchResult:
+    method: str
+    backbone: str
+    device: str
+    precision: str
+    batch_size: int
+    image_size: int
+    step_seconds: float
+    images_per_second: float
+    gflop_per_image: float
+    achieved_tflops: float
+    peak_tflops: float | None
+    mfu: float | None
+    peak_memory_mb: float
+    loader_images_per_second: float | None
+
+
+def cpu_matmul_peak_tflops(n: int = 2048, repeats: int = 8) -> float:
+    """Measured fp32 matmul TFLOP/s on this CPU: the practical peak for the MFU column."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e12
+
+
+def device_peak_tflops(device: torch.device, precision: str) -> float | None:
+    if device.type == "cpu":
+        return cpu_matmul_peak_tflops()
+    name = torch.cuda.get_device_name(device)
+    kind = "bf16" if "bf16" in precision or "16" in precision else "fp32"
+    return next((v for (frag, p), v in CUDA_PEAK_TFLOPS.items() if frag in name and p == kind), None)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def time_loader(dataset, batch_size: int, batches: int, num_workers: int) -> float:
+    """Images/s of the data loader alone (uint8 batches, no views)."""
+    from selfsup.data import collate_batched
+
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, collate_fn=collate_batched,
+        drop_last=True, persistent_workers=False,
+    )  # fmt: skip
+    it = iter(loader)
+    next(it)  # worker start-up is not throughput
+    start, seen = time.perf_counter(), 0
+    for _, batch in zip(range(batches), it, strict=False):
+        seen += batch[0].shape[0]
+    return seen / max(time.perf_counter() - start, 1e-9)
+
+
+def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflops: float | None = None,
+          loader_batches: int = 20) -> BenchResult:  # fmt: skip
+    """Time ``steps`` training steps of ``cfg``'s method after ``warmup`` steps."""
+    from selfsup.data import create_dataset, dataset_to_tensors
+    from selfsup.train.allocator import keep_freed_memory
+    from selfsup.train.optimizers import build_optimizer
+    from selfsup.train.precision import resolve_precision
+    from selfsup.train.pretrain import build_method
+
+    keep_freed_memory()
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
+    dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
+    size = cfg.data.image_size or dataset.image_size[0]
+    b = cfg.train.batch_size
+    images, _ = dataset_to_tensors(dataset, max_items=b)
+    if images.shape[0] < b:
+        raise ValueError(
+            f"dataset {cfg.data.name!r} has {images.shape[0]} images, fewer than train.batch_size={b}"
+        )
+    images = images.to(dev)
+    method = build_method(cfg, dataset.channels, size).to(dev)
+    if dev.type == "cuda":
+        method = method.to(memory_format=torch.channels_last)
+    precision = resolve_precision(cfg.train.precision, dev.type if dev.type == "cuda" else "cpu")
+    opt = build_optimizer(method, cfg.optim, cfg.optim.lr)
+    dtype = (
+        torch.bfloat16
+        if precision.startswith("bf16")
+        else torch.float16
+        if precision.startswith("16")
+        else None
+    )
+    generator = torch.Generator(device=dev).manual_seed(0)
+    progress = Progress(0, max(1, steps + warmup))
+
+    def step() -> None:
+        batch = method.make_batch(images, generator=generator)
+        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = method.training_step(batch, progress).loss
+        loss.backward()
+        method.after_backward(progress)
+        opt.step()
+        method.after_optimizer_step(progress)
+        opt.zero_grad(set_to_none=True)
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops_per_image = counter.get_total_flops() / b
+    for _ in range(warmup):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    step_s = (time.perf_counter() - start) / steps
+    achieved = flops_per_image * b / step_s / 1e12
+    peak = peak_tflops or device_peak_tflops(dev, precision)
+    loader = time_loader(dataset, b, loader_batches, cfg.data.num_workers) if loader_batches > 0 else None
+    return BenchResult(
+        method=cfg.method_name, backbone=cfg.backbone,
+        device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        precision=precision, batch_size=b, image_size=size, step_seconds=round(step_s, 4),
+        images_per_second=round(b / step_s, 1), gflop_per_image=float(f"{flops_per_image / 1e9:.4g}"),
+        achieved_tflops=float(f"{achieved:.4g}"), peak_tflops=None if peak is None else round(peak, 3),
+        mfu=None if peak is None else round(achieved / peak, 4), peak_memory_mb=round(_peak_memory_mb(dev), 1),
+        loader_images_per_second=None if loader is None else round(loader, 1),
+    )  # fmt: skip
+
+
+def format_bench(results: list[BenchResult]) -> str:
+    head = ("| method | backbone | device | precision | batch | px | images/s | step (s) | GFLOP/img | "
+            "TFLOP/s | MFU | peak MB | loader img/s |")  # fmt: skip
+    lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        mfu = "-" if r.mfu is None else f"{100 * r.mfu:.1f} %"
+        loader = "-" if r.loader_images_per_second is None else f"{r.loader_images_per_second:.0f}"
+        lines.append(
+            f"| {r.method} | {r.backbone} | {r.device} | {r.precision} | {r.batch_size} | {r.image_size} | "
+            f"{r.images_per_second:.1f} | {r.step_seconds:.3f} | {r.gflop_per_image:.3f} | "
+            f"{r.achieved_tflops:.3f} | {mfu} | {r.peak_memory_mb:.0f} | {loader} |"
+        )
+    return "\n".join(lines)
+
+
+def as_dict(result: BenchResult) -> dict:
+    return asdict(result)

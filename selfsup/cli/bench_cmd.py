@@ -1,0 +1,50 @@
+"""``selfsup bench METHOD [--config FILE] [key=value ...]``: images/s, step time, memory, MFU."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time the training step of a method: images/s, peak memory, FLOPs, MFU",
+        description="Times the trainer's step (views on the device, forward, backward, optimizer, EMA/queue "
+        "updates) for METHOD with the batch, backbone and precision of --config and key=value overrides, "
+        "counts FLOPs per image with torch.utils.flop_counter and reports the share of the device's peak.",
+    )
+    p.add_argument("method", help="method name (see `selfsup list`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument(
+        "--config", help="YAML config file (default: configs/<method>_fashion_mnist.yaml if present)"
+    )
+    p.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--peak-tflops", type=float, help="device peak for the MFU column (default: known/measured)"
+    )
+    p.add_argument(
+        "--loader-batches", type=int, default=20, help="batches timed for the loader alone (0: skip)"
+    )
+    p.add_argument("--json", help="also write the result as JSON to this file")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from selfsup.bench import as_dict, bench, format_bench
+    from selfsup.train.config_loader import load_run_config
+
+    config = args.config
+    default = Path("configs") / f"{args.method}_fashion_mnist.yaml"
+    if config is None and default.is_file():
+        config = str(default)
+    cfg = load_run_config(config, args.overrides, method=args.method)
+    result = bench(cfg, args.steps, args.warmup, args.device, args.peak_tflops, args.loader_batches)
+    print(format_bench([result]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(as_dict(result), indent=2))
+    return 0
