@@ -163,7 +163,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
         precision=precision, batch_size=b, image_size=size, step_seconds=round(step_s, 4),
         images_per_second=round(b / step_s, 1), gflop_per_image=float(f"{flops_per_image / 1e9:.4g}"),
         achieved_tflops=float(f"{achieved:.4g}"), peak_tflops=None if peak is None else round(peak, 3),
-        mfu=None if peak is None else round(achieved / peak, 4), peak_memory_mb=round(_peak_memory_mb(dev), 1),
+        mfu=None if peak is None else float(f"{achieved / peak:.4g}"), peak_memory_mb=round(_peak_memory_mb(dev), 1),
         loader_images_per_second=None if loader is None else round(loader, 1),
     )  # fmt: skip
 
