@@ -22,17 +22,21 @@ examples:
   selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
   selfsup report runs/RUN
   selfsup bench dino train.batch_size=64
+  selfsup data make-video-demo --out demo_davis
+  selfsup segment-video --davis-root demo_davis --method propagation --encoder runs/RUN/encoder.safetensors --out pred
+  selfsup eval davis --predictions pred --davis-root demo_davis
   selfsup list
 """
 
 
-SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality")
+SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality", "davis")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from selfsup.cli import (
         bench_cmd,
         compare_cmd,
+        data_cmd,
         eval_cmd,
         export_cmd,
         finetune_cmd,
@@ -41,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         pretrain_cmd,
         quality_cmd,
         report_cmd,
+        video_cmd,
         viz_cmd,
     )
 
@@ -61,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     viz_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
+    data_cmd.add_parser(sub)
+    video_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser

@@ -63,11 +63,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> int:
-    from selfsup.eval.protocol import format_table, load_eval_data, rows_to_json, standard_evaluation
-
-    data = load_eval_data(
-        cfg.data.name, cfg.data.root, cfg.data.image_size, cfg.eval.max_train_items, cfg.eval.max_test_items
+    from selfsup.eval.protocol import (
+        UnlabeledDataError,
+        format_table,
+        load_eval_data,
+        rows_to_json,
+        standard_evaluation,
     )
+
+    try:
+        data = load_eval_data(
+            cfg.data.name,
+            cfg.data.root,
+            cfg.data.image_size,
+            cfg.eval.max_train_items,
+            cfg.eval.max_test_items,
+        )
+    except UnlabeledDataError as e:
+        print(f"no evaluation table: {e} (evaluate the encoder with `selfsup eval ...` on labelled data)")
+        return 0
     mean, std = method.normalization()
     rows = standard_evaluation(
         method.encoder.float(),

@@ -1,7 +1,8 @@
 """``create_dataset`` / ``list_datasets``: build any dataset from a name, a split and a root.
 
 Names: "fashion_mnist" (default dataset, DESIGN.md section 6), "digits" (sklearn, for fast
-tests), "stamps" (real color photo cut-outs, 17 categories) and "folder" (any image directory). Hyphens and case are ignored
+tests), "stamps" (real color photo cut-outs, 17 categories), "video_pairs" (frame pairs of real
+videos, unlabelled) and "folder" (any image directory). Hyphens and case are ignored
 ("Fashion-MNIST" works); "image_folder" is an alias of "folder".
 """
 
@@ -19,7 +20,7 @@ from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
 from selfsup.data.stamps import Stamps
 
-_NAMES = ("digits", "fashion_mnist", "folder", "stamps")
+_NAMES = ("digits", "fashion_mnist", "folder", "stamps", "video_pairs")
 _ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
 _FOLDER_DEFAULT_SIZE = 64
 _SPLIT_DIRS = ("train", "val", "test")
@@ -93,6 +94,14 @@ def create_dataset(
             )
         _no_extra(key, kw)
         return Digits(split=split, image_size=image_size)
+    if key == "video_pairs":
+        # Unlabelled (reference, target) frame pairs of the real sample videos, for video colorization;
+        # the same clips serve every split.
+        from selfsup.data.video import FramePairs
+
+        _check_kwargs(key, kw, FramePairs, {"height", "width"})
+        size = image_size if image_size is not None else 64
+        return FramePairs(height=size, width=size, **kw)
     if key == "stamps":
         _check_kwargs(key, kw, Stamps, {"root", "split", "image_size"})
         return Stamps(root=root, split=split, image_size=image_size, **kw)

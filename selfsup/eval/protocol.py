@@ -23,6 +23,10 @@ from selfsup.data import create_dataset, dataset_to_tensors
 from selfsup.eval.baselines import evaluate_encoder, random_init_copy, raw_pixel_knn
 
 
+class UnlabeledDataError(ValueError):
+    """The dataset has no class labels, so kNN / linear evaluation is undefined."""
+
+
 @dataclass
 class EvalRow:
     name: str
@@ -52,7 +56,7 @@ def load_eval_data(
     train = create_dataset(name, "train", root=root, image_size=image_size)
     test = create_dataset(name, "test", root=root, image_size=image_size)
     if getattr(train, "num_classes", 0) < 2:
-        raise ValueError(
+        raise UnlabeledDataError(
             f"dataset {name!r} has no class labels; kNN and linear evaluation need labelled data"
         )
     xtr, ytr = dataset_to_tensors(train, max_items=max_train)

@@ -14,7 +14,7 @@ def _img(path, value=128):
 
 
 def test_list_and_unknown_name():
-    assert list_datasets() == ["digits", "fashion_mnist", "folder", "stamps"]
+    assert list_datasets() == ["digits", "fashion_mnist", "folder", "stamps", "video_pairs"]
     with pytest.raises(
         ValueError, match="unknown dataset 'cifar10'; available datasets: digits, fashion_mnist, folder"
     ):

@@ -1,0 +1,242 @@
+"""Semi-supervised video object segmentation on frozen features: given frame 0's mask, segment the rest.
+
+Methods (each returns uint8 ``[T, H, W]`` object ids; frame 0 is the given mask, as in DAVIS):
+
+- ``"classifier"``: the one-shot per-patch classifier. Patch features of frame 0 (``[h, w, D]`` from
+  ``Backbone.forward_tokens`` on the backbone's patch grid) are labelled with the mask's area
+  fractions per patch (one class per object + background; void excluded), a logistic regression
+  (or a small MLP) is fit on frame 0 only, and its class probabilities on every later frame are
+  upsampled bilinearly to pixels and arg-maxed.
+- ``"propagation"``: DINO's label propagation (``selfsup.eval.label_propagation``).
+- ``"colorization"``: the same propagation through a video-colorization embedding with the paper's
+  pointer (raw dot products, temperature 1; Vondrick et al. 2018).
+- ``"copy"``: the trivial baseline, frame 0's mask on every frame.
+
+``PatchFeatures`` turns uint8 frames into the ``[T, h, w, D]`` grid any of them consumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from selfsup.data.davis import VOID, load_sequence, sequence_names, write_mask
+from selfsup.eval.label_propagation import N_RECENT, RADIUS, TEMPERATURE, TOPK, propagate_labels
+
+METHODS = ("classifier", "propagation", "colorization", "copy")
+FeatureFn = Callable[[Tensor], Tensor]  # uint8 [T, 3, H, W] -> float [T, h, w, D]
+
+
+@dataclass
+class PatchFeatures:
+    """Frozen patch features: ``__call__(uint8 [T, 3, H, W]) -> [T, h, w, D]``.
+
+    Frames are converted to the encoder's channels (RGB -> luma for grayscale models), resized to
+    ``input_size`` (height, width; default: the frame size rounded down to a multiple of the patch
+    size), normalized with ``mean`` / ``std`` and fed through ``encoder.forward_tokens``; the grid is
+    ``input_size / encoder.patch_size``.
+    """
+
+    encoder: nn.Module
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    input_size: tuple[int, int] | None = None
+    batch_size: int = 8
+
+    @torch.no_grad()
+    def __call__(self, frames: Tensor) -> Tensor:
+        from selfsup.viz.encoder_source import match_channels
+
+        patch = getattr(self.encoder, "patch_size", None)
+        if not patch:
+            raise ValueError("the encoder records no patch_size, so its tokens cannot be placed on a grid")
+        _, _, fh, fw = frames.shape
+        hin, win = self.input_size or (fh // patch * patch, fw // patch * patch)
+        if hin % patch or win % patch:
+            raise ValueError(f"input size {hin}x{win} must be a multiple of the patch size {patch}")
+        self.encoder.eval()
+        out = []
+        for s in range(0, frames.shape[0], self.batch_size):
+            x = match_channels(frames[s : s + self.batch_size], int(self.encoder.in_chans)).float() / 255.0
+            x = F.interpolate(x, size=(hin, win), mode="bilinear", antialias=True, align_corners=False)
+            if self.mean is not None and self.std is not None:
+                x = (x - torch.tensor(self.mean).view(1, -1, 1, 1)) / torch.tensor(self.std).view(1, -1, 1, 1)
+            tokens = self.encoder.forward_tokens(x)
+            h, w = hin // patch, win // patch
+            if tokens.shape[1] != h * w:
+                raise ValueError(f"encoder returned {tokens.shape[1]} tokens for a {h}x{w} patch grid")
+            out.append(tokens.reshape(tokens.shape[0], h, w, -1).float())
+        return torch.cat(out)
+
+
+@dataclass
+class ColorizationFeatures:
+    """Video-colorization pointer embeddings: ``__call__(uint8 [T, 3, H, W]) -> [T, h, w, E]``.
+
+    ``model`` has ``embed_frames`` (``selfsup.methods.video_colorization``); frames are resized to
+    ``input_size`` (height, width) first when given (e.g. the scale the model was trained at).
+    """
+
+    model: nn.Module
+    input_size: tuple[int, int] | None = None
+
+    @torch.no_grad()
+    def __call__(self, frames: Tensor) -> Tensor:
+        if self.input_size is not None and tuple(frames.shape[-2:]) != tuple(self.input_size):
+            x = F.interpolate(frames.float(), size=self.input_size, mode="bilinear", antialias=True)
+            frames = x.round().clamp(0, 255).to(torch.uint8)
+        return self.model.embed_frames(frames)
+
+
+def patch_labels(mask: np.ndarray | Tensor, num_objects: int, grid: tuple[int, int]) -> Tensor:
+    """Area fraction of each class (0 = background, 1..K objects) per patch: float ``[K+1, h, w]``.
+
+    Pixels are assigned to patches by area (adaptive average pooling); void pixels (255) are
+    dropped and each patch's fractions renormalized over its non-void pixels (all-void patches are 0).
+    """
+    m = torch.as_tensor(np.asarray(mask)).long()
+    if m.ndim != 2:
+        raise ValueError(f"mask must be [H, W] ids, got shape {tuple(m.shape)}")
+    valid = m != VOID
+    bad = m[valid & (m > num_objects)]
+    if bad.numel():
+        raise ValueError(f"mask holds id {int(bad.max())} > num_objects={num_objects}")
+    onehot = F.one_hot(m.where(valid, 0), num_objects + 1).permute(2, 0, 1).float() * valid
+    pooled = F.adaptive_avg_pool2d(onehot[None], grid)[0]
+    total = pooled.sum(0, keepdim=True)
+    return torch.where(total > 0, pooled / total.clamp_min(1e-12), torch.zeros_like(pooled))
+
+
+@dataclass
+class ClassifierConfig:
+    """One-shot classifier: ``kind`` "linear" (multinomial logistic regression) or "mlp" (one hidden
+    layer of ``hidden`` GELU units); full-batch Adam for ``steps`` at ``lr`` with ``weight_decay``;
+    ``soft`` trains on the area fractions (soft cross-entropy) instead of the majority class."""
+
+    kind: str = "linear"
+    hidden: int = 256
+    steps: int = 200
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    soft: bool = False
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.kind not in ("linear", "mlp"):
+            raise ValueError(f"classifier.kind must be 'linear' or 'mlp', got {self.kind!r}")
+        if self.steps < 1 or self.lr <= 0 or self.hidden < 1 or self.weight_decay < 0:
+            raise ValueError("classifier.steps, classifier.hidden must be >= 1, lr > 0, weight_decay >= 0")
+
+
+def fit_patch_classifier(features: Tensor, labels: Tensor, config: ClassifierConfig) -> nn.Module:
+    """Fit on frame-0 patches: features ``[N, D]`` (L2-normalized inside), soft labels ``[N, L]``."""
+    config.validate()
+    keep = labels.sum(1) > 0  # drop all-void patches
+    x = F.normalize(features[keep].float(), dim=-1)
+    y = labels[keep] if config.soft else F.one_hot(labels[keep].argmax(1), labels.shape[1]).float()
+    torch.manual_seed(config.seed)
+    d, n_cls = x.shape[1], labels.shape[1]
+    if config.kind == "linear":
+        model: nn.Module = nn.Linear(d, n_cls)
+    else:
+        model = nn.Sequential(nn.Linear(d, config.hidden), nn.GELU(), nn.Linear(config.hidden, n_cls))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # Cosine features are small in scale; a fixed logit scale of 10 lets the linear model separate
+    # classes within a few hundred full-batch steps.
+    for _ in range(config.steps):
+        opt.zero_grad()
+        loss = -(y * torch.log_softmax(model(x * 10.0), dim=1)).sum(1).mean()
+        loss.backward()
+        opt.step()
+    model.eval()
+    return _Scaled(model)
+
+
+class _Scaled(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class probabilities ``[N, L]`` of features ``[N, D]``."""
+        return torch.softmax(self.model(F.normalize(x.float(), dim=-1) * 10.0), dim=-1)
+
+
+def to_pixels(probs: Tensor, size: tuple[int, int]) -> Tensor:
+    """Class probabilities ``[T, L, h, w]`` -> ids uint8 ``[T, H, W]`` (bilinear upsampling, argmax)."""
+    up = F.interpolate(probs.float(), size=size, mode="bilinear", align_corners=False)
+    return up.argmax(1).to(torch.uint8)
+
+
+@torch.no_grad()
+def _classifier_probs(features: Tensor, first: Tensor, config: ClassifierConfig) -> Tensor:
+    t, h, w, d = features.shape
+    with torch.enable_grad():
+        model = fit_patch_classifier(features[0].reshape(-1, d), first.reshape(first.shape[0], -1).T, config)
+    return model(features.reshape(-1, d)).reshape(t, h, w, -1).permute(0, 3, 1, 2)
+
+
+def segment_frames(
+    frames: Tensor,
+    first_mask: np.ndarray,
+    num_objects: int,
+    method: str,
+    features: FeatureFn | None = None,
+    classifier: ClassifierConfig | None = None,
+    temperature: float | None = None,
+    topk: int | None = TOPK,
+    radius: int | None = RADIUS,
+    n_recent: int = N_RECENT,
+) -> Tensor:
+    """Segment uint8 ``[T, 3, H, W]`` frames given frame 0's ids ``[H, W]`` -> uint8 ``[T, H, W]``.
+
+    ``temperature`` defaults to 0.1 (DINO) for "propagation" and 1 (Vondrick et al.) for "colorization".
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    t, _, height, width = frames.shape
+    first = torch.as_tensor(np.asarray(first_mask)).to(torch.uint8)
+    if tuple(first.shape) != (height, width):
+        raise ValueError(f"first mask {tuple(first.shape)} must match the frames' size {(height, width)}")
+    if method == "copy":
+        return first.expand(t, height, width).clone()
+    if features is None:
+        raise ValueError(f"method {method!r} needs a feature extractor (an encoder or a colorization model)")
+    feats = features(frames)
+    labels = patch_labels(first, num_objects, tuple(feats.shape[1:3]))
+    if method == "classifier":
+        probs = _classifier_probs(feats, labels, classifier or ClassifierConfig())
+    else:
+        colorization = method == "colorization"
+        temp = temperature if temperature is not None else (1.0 if colorization else TEMPERATURE)
+        probs = propagate_labels(feats, labels, temp, topk, radius, n_recent, normalize=not colorization)
+    ids = to_pixels(probs, (height, width))
+    ids[0] = first  # frame 0 is given (and is not scored)
+    return ids
+
+
+def segment_davis(
+    davis_root: str | Path,
+    out: str | Path,
+    method: str,
+    features: FeatureFn | None = None,
+    split: str = "val",
+    sequences: list[str] | None = None,
+    **kwargs: object,
+) -> list[str]:
+    """Segment every sequence of ``split`` and write ``out/<seq>/<frame>.png``; returns the names."""
+    names = sequences if sequences is not None else sequence_names(davis_root, split)
+    for name in names:
+        seq = load_sequence(davis_root, name)
+        frames = torch.stack([torch.from_numpy(seq.read_frame(i)) for i in range(len(seq.frames))])
+        first = seq.read_annotation(0)
+        ids = segment_frames(frames.permute(0, 3, 1, 2), first, seq.num_objects, method, features, **kwargs)
+        for frame, mask in zip(seq.frames, ids, strict=True):
+            write_mask(Path(out) / name / f"{frame.stem}.png", mask.numpy())
+    return names
