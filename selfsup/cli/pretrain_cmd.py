@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> int:
+    from selfsup.data.captions import CAPTION_DATASETS, labelled_dataset_of
     from selfsup.eval.protocol import (
         UnlabeledDataError,
         format_table,
@@ -71,10 +72,23 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> i
         standard_evaluation,
     )
 
+    eval_name, eval_root = cfg.data.name, cfg.data.root
+    if cfg.data.name.strip().lower().replace("-", "_") in CAPTION_DATASETS:
+        # Image-text runs: zero-shot and retrieval (CLIP's own evaluation), then kNN / linear on the
+        # labelled data behind the captions.
+        from selfsup.cli.zeroshot_cmd import clip_report
+
+        report = clip_report(method, cfg)
+        print(report)
+        (run_dir / "zeroshot.md").write_text(report + "\n")
+        eval_name = labelled_dataset_of(cfg.data.name)
+        eval_root = cfg.data.root if eval_name == "stamps" else None
+        if eval_name is None:  # a caption file has no class labels
+            return 0
     try:
         data = load_eval_data(
-            cfg.data.name,
-            cfg.data.root,
+            eval_name,
+            eval_root,
             cfg.data.image_size,
             cfg.eval.max_train_items,
             cfg.eval.max_test_items,

@@ -15,12 +15,13 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from selfsup.data.captions import CAPTION_DATASETS, create_caption_dataset
 from selfsup.data.digits import Digits
 from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
 from selfsup.data.stamps import Stamps
 
-_NAMES = ("digits", "fashion_mnist", "folder", "stamps", "video_pairs")
+_NAMES = ("digits", "fashion_mnist", "folder", "stamps", "video_pairs", *CAPTION_DATASETS)
 _ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
 _FOLDER_DEFAULT_SIZE = 64
 _SPLIT_DIRS = ("train", "val", "test")
@@ -84,6 +85,9 @@ def create_dataset(
                 ``background="random"`` for stamps).
     """
     key = _canonical(name)
+    if key in CAPTION_DATASETS:  # image-caption pairs for CLIP: items (image, token ids [77], index)
+        _no_extra(key, kw)
+        return create_caption_dataset(key, split, root=root, image_size=image_size)
     if key == "fashion_mnist":
         _no_extra(key, kw)
         return FashionMNIST(root=root, split=split, image_size=image_size)
