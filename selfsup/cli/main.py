@@ -20,6 +20,8 @@ examples:
   selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
+  selfsup train-supervised --config configs/supervised_fashion_mnist.yaml
+  selfsup viz attention --checkpoint runs/SUP/checkpoints/last.ckpt --compare runs/DINO/encoder.safetensors --out attn
   selfsup report runs/RUN
   selfsup bench dino train.batch_size=64
   selfsup data make-video-demo --out demo_davis
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         pretrain_cmd,
         quality_cmd,
         report_cmd,
+        supervised_cmd,
         video_cmd,
         viz_cmd,
     )
@@ -58,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     pretrain_cmd.add_parser(sub)
+    supervised_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
     finetune_cmd.add_parser(sub)
     label_efficiency_cmd.add_parser(sub)

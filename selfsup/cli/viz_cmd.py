@@ -1,54 +1,55 @@
-"""``selfsup viz reconstruct --checkpoint CKPT --images SRC --mask-ratio 0.5 0.75 0.9``.
+"""``selfsup viz KIND ...``: one small entry per kind of picture.
 
-``--images`` is a dataset name (the first ``--num`` test images are used) or image files /
-folders (read with PIL, converted to the model's channels and size). Wire it in ``cli/main.py``
-with ``viz_cmd.add_parser(sub)``.
+- ``selfsup viz reconstruct --checkpoint CKPT --images SRC --mask-ratio 0.5 0.75 0.9`` (MAE);
+- ``selfsup viz attention --checkpoint CKPT --images SRC [--compare OTHER] --out DIR``: class-token
+  attention per head of a ViT (an activation map for a CNN) and the 60 % mass masks, one PNG per
+  image; ``--compare`` draws a second model in the same PNG.
+
+``--images`` is a dataset name (the first ``--num`` test images are used) or image files / folders
+(read with PIL, converted to the model's channels). A kind is a ``VizKind`` in ``KINDS``: its
+options and its runner; add one with ``KINDS["name"] = VizKind(help, add_arguments, run)``. Wire the
+command in ``cli/main.py`` with ``viz_cmd.add_parser(sub)``.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("viz", help="visualizations (MAE reconstructions)")
-    p.add_argument("kind", choices=["reconstruct"], help="what to draw")
-    p.add_argument("--checkpoint", required=True, help="MAE training checkpoint (RUN/checkpoints/last.ckpt)")
+@dataclass(frozen=True)
+class VizKind:
+    """One ``selfsup viz <kind>`` entry: help line, its own options, and the runner (returns exit code)."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def add_image_arguments(p: argparse.ArgumentParser, default_num: int = 8) -> None:
+    """``--images`` and ``--num``, shared by every kind that draws on input images."""
     p.add_argument("--images", nargs="+", default=["fashion_mnist"], help="dataset name or image paths")
-    p.add_argument("--num", type=int, default=8, help="images taken from a dataset (default 8)")
+    p.add_argument("--num", type=int, default=default_num, help=f"images taken (default {default_num})")
+
+
+# ----------------------------------------------------------------------------- reconstruct (MAE)
+def _reconstruct_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="MAE training checkpoint (RUN/checkpoints/last.ckpt)")
+    add_image_arguments(p)
     p.add_argument("--mask-ratio", type=float, nargs="+", default=[0.75], help="one column group each")
     p.add_argument("--out", default="reconstructions.png", help="output PNG")
     p.add_argument("--scale", type=int, default=4, help="pixel upscaling of the PNG (default 4)")
     p.add_argument("--seed", type=int, default=0, help="masking seed")
-    p.set_defaults(run=run)
 
 
-def _load_images(sources: list[str], num: int, channels: int):
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    from selfsup.data import create_dataset, dataset_to_tensors
-
-    paths = [Path(s) for s in sources]
-    if not any(p.exists() for p in paths):
-        if len(sources) != 1:
-            raise ValueError(f"--images: none of {sources} exists; give image files or one dataset name")
-        images, _ = dataset_to_tensors(create_dataset(sources[0], "test"))
-        return images[:num]
-    files = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
-    mode = "L" if channels == 1 else "RGB"
-    arrays = [np.asarray(Image.open(f).convert(mode).resize((64, 64))) for f in files[:num]]
-    stacked = torch.from_numpy(np.stack(arrays))
-    return stacked.unsqueeze(1) if channels == 1 else stacked.permute(0, 3, 1, 2)
-
-
-def run(args: argparse.Namespace) -> int:
+def _reconstruct(args: argparse.Namespace) -> int:
     from selfsup.viz.reconstruct import load_mae_checkpoint, reconstruction_grid, save_grid
 
     method = load_mae_checkpoint(args.checkpoint)
-    images = _load_images(args.images, args.num, method.encoder.in_chans)
+    from selfsup.viz.image_source import load_images
+
+    images = load_images(args.images, args.num, method.encoder.in_chans)
     grid = reconstruction_grid(method, images, args.mask_ratio, seed=args.seed)
     out = save_grid(grid, args.out, scale=args.scale)
     ratios = ", ".join(f"{r:g}" for r in args.mask_ratio)
@@ -57,3 +58,53 @@ def run(args: argparse.Namespace) -> int:
         f"reconstruction+visible for mask ratios {ratios}"
     )
     return 0
+
+
+# ----------------------------------------------------------------------------- attention maps
+def _attention_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="training checkpoint (RUN/checkpoints/last.ckpt) or exported encoder (RUN/encoder.safetensors)",
+    )
+    p.add_argument("--compare", help="a second checkpoint or encoder, drawn beside the first")
+    add_image_arguments(p)
+    p.add_argument("--mass", type=float, default=0.6, help="attention mass the masks keep (DINO: 0.6)")
+    p.add_argument("--out", default="attention", help="output folder (one PNG per image)")
+
+
+def _attention(args: argparse.Namespace) -> int:
+    from selfsup.viz.attention_report import draw_attention
+
+    paths, summary = draw_attention(
+        [args.checkpoint] + ([args.compare] if args.compare else []),
+        args.images,
+        args.num,
+        args.out,
+        mass=args.mass,
+    )
+    print(f"wrote {len(paths)} PNGs to {args.out} (image | map per head | {args.mass:.0%}-mass masks)")
+    for line in summary:
+        print(line)
+    return 0
+
+
+KINDS: dict[str, VizKind] = {
+    "reconstruct": VizKind(
+        "MAE reconstructions at several mask ratios", _reconstruct_arguments, _reconstruct
+    ),
+    "attention": VizKind(
+        "ViT class-token attention per head (CNN: activation map) and 60%-mass masks",
+        _attention_arguments,
+        _attention,
+    ),
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("viz", help="visualizations: " + ", ".join(KINDS))
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, kind in KINDS.items():
+        kp = kinds.add_parser(name, help=kind.help, description=kind.help)
+        kind.add_arguments(kp)
+        kp.set_defaults(run=kind.run)
