@@ -65,6 +65,10 @@ def create_backbone(name: str, in_chans: int = 3, image_size: int | None = None,
         from selfsup.backbones.timm_adapter import TimmBackbone
 
         backbone = TimmBackbone(name[len("timm:") :], in_chans=in_chans, image_size=image_size, **kwargs)
+    elif name.startswith("lab:"):  # RGB in, Lab inside: colorization / split-brain encoders
+        from selfsup.backbones.lab_input import LabInputBackbone
+
+        backbone = LabInputBackbone(name[len("lab:") :], in_chans=in_chans, image_size=image_size, **kwargs)
     elif name.startswith("tv:"):
         from selfsup.backbones.torchvision_adapter import TorchvisionBackbone
 

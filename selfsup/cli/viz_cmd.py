@@ -89,6 +89,40 @@ def _attention(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- inpainting, colorization
+def _grid_arguments(kind: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--checkpoint", required=True, help=f"{kind} training checkpoint (RUN/checkpoints/last.ckpt)"
+        )
+        add_image_arguments(p)
+        p.add_argument("--out", default=f"{kind}.png", help="output PNG")
+        p.add_argument("--scale", type=int, default=4, help="pixel upscaling of the PNG (default 4)")
+        p.add_argument("--seed", type=int, default=0, help="mask seed (inpainting)")
+
+    return add
+
+
+def _inpaint(args: argparse.Namespace) -> int:
+    from selfsup.viz.image_source import load_images
+    from selfsup.viz.inpaint import render_inpaint
+
+    out = render_inpaint(
+        args.checkpoint, load_images(args.images, args.num, 3), args.out, args.seed, args.scale
+    )
+    print(f"wrote {out}; columns: masked input, prediction, prediction pasted into the hole, truth")
+    return 0
+
+
+def _colorize(args: argparse.Namespace) -> int:
+    from selfsup.viz.colorize import render_colorize
+    from selfsup.viz.image_source import load_images
+
+    out = render_colorize(args.checkpoint, load_images(args.images, args.num, 3), args.out, args.scale)
+    print(f"wrote {out}; columns: grayscale input, predicted color, truth")
+    return 0
+
+
 KINDS: dict[str, VizKind] = {
     "reconstruct": VizKind(
         "MAE reconstructions at several mask ratios", _reconstruct_arguments, _reconstruct
@@ -97,6 +131,12 @@ KINDS: dict[str, VizKind] = {
         "ViT class-token attention per head (CNN: activation map) and 60%-mass masks",
         _attention_arguments,
         _attention,
+    ),
+    "inpaint": VizKind(
+        "context-encoder inpainting of masked images", _grid_arguments("inpainting"), _inpaint
+    ),
+    "colorize": VizKind(
+        "colorization of grayscale images (Lab, annealed mean)", _grid_arguments("colorization"), _colorize
     ),
 }
 

@@ -58,8 +58,11 @@ def is_training_checkpoint(path: str | Path) -> bool:
     return Path(path).suffix == ".ckpt"
 
 
-def load_method_checkpoint(checkpoint: str | Path) -> tuple[Any, Any, int]:
-    """``(method, run_config, image_size)`` of the run that wrote ``RUN/checkpoints/*.ckpt``."""
+def load_method_checkpoint(checkpoint: str | Path, expected: str | None = None) -> tuple[Any, Any, int]:
+    """``(method, run_config, image_size)`` of the run that wrote ``RUN/checkpoints/*.ckpt``.
+
+    ``expected``: the method name the caller needs (an error names the run's method otherwise).
+    """
     from selfsup.data import create_dataset
     from selfsup.train.config_loader import load_run_config
     from selfsup.train.pretrain import build_method
@@ -73,6 +76,8 @@ def load_method_checkpoint(checkpoint: str | Path) -> tuple[Any, Any, int]:
             "(RUN/checkpoints/last.ckpt), or pass the exported RUN/encoder.safetensors instead"
         )
     cfg = load_run_config(config_path)
+    if expected is not None and cfg.method_name != expected:
+        raise ValueError(f"{checkpoint} is a {cfg.method_name!r} run; this needs a {expected!r} run")
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "state_dict" not in state:
         raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")

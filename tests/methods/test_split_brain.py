@@ -1,0 +1,70 @@
+"""Split-brain autoencoder: disjoint halves on L and ab, concatenated features, both losses learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage import data
+
+from selfsup.backbones import create_backbone
+from selfsup.methods.split_brain import SplitBrain, SplitBrainConfig, lightness_bins
+from selfsup.registry import create_method
+from selfsup.types import Progress
+from selfsup.views.lab import normalize_ab, normalize_l, rgb_to_lab
+
+
+def photos(n: int = 8, size: int = 16) -> torch.Tensor:
+    """Random crops of three real scikit-image photos, uint8 [n, 3, size, size]."""
+    imgs = [data.astronaut(), data.coffee(), data.chelsea()]
+    g = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        img = imgs[i % 3]
+        side = min(img.shape[:2]) // 2
+        top, left = g.integers(0, img.shape[0] - side), g.integers(0, img.shape[1] - side)
+        crop = (
+            torch.from_numpy(img[top : top + side, left : left + side].copy()).permute(2, 0, 1)[None].float()
+        )
+        out.append(F.interpolate(crop, size=size, mode="area"))
+    return torch.cat(out).round().to(torch.uint8)
+
+
+def _method(**kw) -> SplitBrain:
+    bb = create_backbone("resnet_small", in_chans=3, image_size=16, width=4, depths=[1, 1, 1])
+    return create_method("split_brain", bb, SplitBrainConfig(decoder_width=16, **kw))
+
+
+def test_lightness_bins_are_equal_width() -> None:
+    lightness = torch.tensor([0.0, 1.99, 2.0, 50.0, 99.99, 100.0]).view(1, 1, 1, 6)
+    assert lightness_bins(lightness, 50).flatten().tolist() == [0, 0, 1, 25, 49, 49]
+
+
+def test_encoder_concatenates_the_two_halves() -> None:
+    m = _method().eval()
+    l_net, ab_net = m.encoder.branches
+    assert (l_net.in_chans, ab_net.in_chans) == (1, 2)
+    assert m.encoder.num_features == l_net.num_features + ab_net.num_features == 32
+    x = photos(2).float() / 255
+    lab = rgb_to_lab(x)
+    expected = torch.cat([l_net(normalize_l(lab[:, :1])), ab_net(normalize_ab(lab[:, 1:]))], dim=1)
+    torch.testing.assert_close(m.encoder(x), expected)
+    assert not set(map(id, l_net.parameters())) & set(map(id, ab_net.parameters()))
+
+
+def test_loss_is_the_sum_and_both_halves_learn() -> None:
+    torch.manual_seed(0)
+    m = _method()
+    imgs = photos(12)
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    for step in range(40):
+        out = m.training_step(m.make_batch(imgs, generator=g), Progress(step, 40))
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    met = out.metrics
+    torch.testing.assert_close(out.loss.detach(), met["loss_l_to_ab"] + met["loss_ab_to_l"])
+    assert float(met["loss_l_to_ab"]) < float(met["ab_const_ce"])
+    assert float(met["loss_ab_to_l"]) < float(met["l_const_ce"])
+    assert float(met["l_bin_acc"]) > float(met["l_mode_acc"])
