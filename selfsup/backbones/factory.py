@@ -69,6 +69,12 @@ def create_backbone(name: str, in_chans: int = 3, image_size: int | None = None,
         from selfsup.backbones.lab_input import LabInputBackbone
 
         backbone = LabInputBackbone(name[len("lab:") :], in_chans=in_chans, image_size=image_size, **kwargs)
+    elif name.startswith("patchgrid:"):  # CPC: a patch encoder over an overlapping grid, latents averaged
+        from selfsup.backbones.patch_grid import PatchGridBackbone
+
+        backbone = PatchGridBackbone(
+            name[len("patchgrid:") :], in_chans=in_chans, image_size=image_size, **kwargs
+        )
     elif name.startswith("tv:"):
         from selfsup.backbones.torchvision_adapter import TorchvisionBackbone
 

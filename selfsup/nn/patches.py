@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["MaskingResult", "num_visible", "patchify", "random_masking", "unpatchify"]
@@ -109,3 +110,14 @@ def random_masking(
     mask[:, :keep] = 0
     mask = mask.gather(1, ids_restore)
     return MaskingResult(kept=kept, mask=mask, ids_restore=ids_restore, ids_keep=ids_keep)
+
+
+def patch_grid(images: Tensor, patch_size: int, stride: int) -> tuple[Tensor, int, int]:
+    """Cut ``images [B, C, H, W]`` into overlapping patches ``[B·Gh·Gw, C, p, p]`` (row-major per image)."""
+    b, c, h, w = images.shape
+    if h < patch_size or w < patch_size:
+        raise ValueError(f"patch_size {patch_size} exceeds the {h}x{w} views; lower method.patch_size")
+    gh, gw = (h - patch_size) // stride + 1, (w - patch_size) // stride + 1
+    cols = F.unfold(images, kernel_size=patch_size, stride=stride)  # [B, C p p, Gh Gw]
+    patches = cols.transpose(1, 2).reshape(b * gh * gw, c, patch_size, patch_size)
+    return patches, gh, gw

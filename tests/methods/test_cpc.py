@@ -57,7 +57,7 @@ def test_cpc_loss_matches_naive_loop():
     images = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8)
     batch = m.make_batch(images, generator=torch.Generator().manual_seed(0))
     out = m.training_step(batch, Progress(0, 10))
-    z = m.latents(batch.views[0])
+    z = m.batch_latents(batch)  # latents of the independently augmented patches
     c = m.context(z)
     b, d, g, _ = z.shape
     cands = [z[bb, :, i, j] for bb in range(b) for i in range(g) for j in range(g)]
@@ -74,6 +74,25 @@ def test_cpc_loss_matches_naive_loop():
                     hits.append(float(logits.argmax() == target))
     torch.testing.assert_close(out.loss, torch.stack(terms).mean(), rtol=1e-5, atol=1e-5)
     assert out.metrics["cpc_acc"].item() == pytest.approx(sum(hits) / len(hits))
+
+
+def test_patches_are_augmented_independently_and_keep_normalization():
+    m = _cpc()
+    images = torch.randint(0, 256, (3, 1, 16, 16), dtype=torch.uint8)
+    batch = m.make_batch(images, generator=torch.Generator().manual_seed(1))
+    plain, gh, gw = patch_grid(batch.views[0], 8, 4)
+    patches = batch.targets["patches"]
+    assert patches.shape == plain.shape == (3 * gh * gw, 1, 8, 8)
+    # Each patch drew its own augmentation: most patches differ from the plain cut, not all the same way.
+    changed = (patches - plain).abs().flatten(1).amax(1) > 1e-3
+    assert changed.float().mean() > 0.5
+    # The same normalization as the view (mean/std 0.5: values in [-1, 1]), so evaluation's holds.
+    assert patches.min() >= -1 - 1e-5 and patches.max() <= 1 + 1e-5
+    # Without patch_views the patches are the plain cut and the batch carries none.
+    m0 = _cpc(patch_views=None)
+    b0 = m0.make_batch(images, generator=torch.Generator().manual_seed(1))
+    assert "patches" not in b0.targets
+    torch.testing.assert_close(m0.batch_latents(b0), m0.latents(b0.views[0]))
 
 
 def test_cpc_info_nce_cosine_form():

@@ -1,0 +1,71 @@
+"""``PatchGridBackbone``: an image encoder made of a patch encoder applied over an overlapping grid.
+
+CPC (van den Oord et al. 2018; Hénaff et al. 2019, §3) trains its encoder on patches, never on whole
+images, and represents an image by its grid of patch latents, spatially mean-pooled for linear
+classification (Hénaff et al., §4.1). Evaluation and export hand encoders whole images, so this
+wrapper does the same cut:
+
+- ``forward``: ``[B, C, H, W]`` -> patches ``[B·Gh·Gw, C, p, p]`` (``patch_grid``) -> the inner encoder's
+  pooled latents -> mean over the grid ``[B, D]``;
+- ``forward_tokens``: the grid of latents as tokens ``[B, Gh·Gw, D]`` (row-major).
+
+The spec is ``{"name": "patchgrid:" + inner, "kwargs": {"patch_size", "patch_stride", "in_chans",
+"image_size", **inner_kwargs}}``, which ``create_backbone`` routes back here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from selfsup.backbones.base import Backbone
+from selfsup.nn.patches import patch_grid
+
+__all__ = ["PatchGridBackbone"]
+
+
+class PatchGridBackbone(Backbone):
+    """Mean of ``inner``'s latents over the ``patch_size`` / ``patch_stride`` grid of each image."""
+
+    def __init__(
+        self,
+        inner: str | Backbone,
+        patch_size: int,
+        patch_stride: int,
+        in_chans: int = 3,
+        image_size: int | None = None,
+        **inner_kwargs: Any,
+    ) -> None:
+        super().__init__(in_chans)
+        if isinstance(inner, Backbone):  # wrap an existing encoder, sharing its parameters
+            spec = inner.spec
+            name, inner_kwargs = spec["name"], {k: v for k, v in spec["kwargs"].items() if k != "in_chans"}
+            image_size = inner_kwargs.pop("image_size", image_size)
+            self.inner = inner
+        else:
+            from selfsup.backbones.factory import create_backbone
+
+            name = inner
+            self.inner = create_backbone(inner, in_chans=in_chans, image_size=image_size, **inner_kwargs)
+        if patch_size < 1 or patch_stride < 1:
+            raise ValueError(f"patch_size and patch_stride must be >= 1, got {patch_size}, {patch_stride}")
+        self.grid_patch_size, self.patch_stride = patch_size, patch_stride
+        self.patch_size = patch_stride  # tokens are one per grid cell, patch_stride pixels apart
+        self.num_features = self.inner.num_features
+        self.token_dim = self.inner.num_features
+        self._set_spec(
+            "patchgrid:" + name,
+            {"patch_size": patch_size, "patch_stride": patch_stride, "in_chans": in_chans,
+             "image_size": image_size, **inner_kwargs},
+        )  # fmt: skip
+
+    def _latents(self, x: Tensor) -> Tensor:
+        patches, gh, gw = patch_grid(x, self.grid_patch_size, self.patch_stride)
+        return self.inner(patches).reshape(x.shape[0], gh * gw, -1)
+
+    def _forward_pooled(self, x: Tensor) -> Tensor:
+        return self._latents(x).mean(dim=1)
+
+    def _forward_tokens(self, x: Tensor) -> Tensor:
+        return self._latents(x)
