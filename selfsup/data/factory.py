@@ -2,7 +2,7 @@
 
 Names: "fashion_mnist" (default dataset, DESIGN.md section 6), "digits" (sklearn, for fast
 tests), "stamps" (real color photo cut-outs, 17 categories), "video_pairs" (frame pairs of real
-videos, unlabelled) and "folder" (any image directory). Hyphens and case are ignored
+videos, unlabelled), "shards" (webdataset-style tar files) and "folder" (any image directory). Hyphens and case are ignored
 ("Fashion-MNIST" works); "image_folder" is an alias of "folder".
 """
 
@@ -21,7 +21,7 @@ from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
 from selfsup.data.stamps import Stamps
 
-_NAMES = ("digits", "fashion_mnist", "folder", "stamps", "video_pairs", *CAPTION_DATASETS)
+_NAMES = ("digits", "fashion_mnist", "folder", "shards", "stamps", "video_pairs", *CAPTION_DATASETS)
 _ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
 _FOLDER_DEFAULT_SIZE = 64
 _SPLIT_DIRS = ("train", "val", "test")
@@ -98,6 +98,15 @@ def create_dataset(
             )
         _no_extra(key, kw)
         return Digits(split=split, image_size=image_size)
+    if key == "shards":  # webdataset-style tar shards under root (root/<split>/ when split folders exist)
+        from selfsup.data.shards import ShardedImageDataset
+
+        if root is None:
+            raise ValueError("dataset 'shards' needs root=DIR (data.root=DIR): the folder of .tar shards")
+        _check_kwargs(key, kw, ShardedImageDataset, {"root", "image_size"})
+        folder = Path(root).expanduser()
+        folder = folder / split if (folder / split).is_dir() else folder
+        return ShardedImageDataset(folder, image_size=image_size or _FOLDER_DEFAULT_SIZE, **kw)
     if key == "video_pairs":
         # Unlabelled (reference, target) frame pairs of the real sample videos, for video colorization;
         # the same clips serve every split.
