@@ -44,6 +44,7 @@ class OptimConfig:
     lr_scaling: str = "linear"  # linear | sqrt | none
     min_lr: float = 0.0  # final lr of the cosine decay (absolute)
     weight_decay: float = 1e-6  # SimCLR: 1e-6 with LARS; use ~5e-4 with plain SGD on small data
+    final_weight_decay: float | None = None  # cosine weight_decay -> this over training (DINO: 0.04 -> 0.4)
     momentum: float = 0.9
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_epochs: float = 10.0  # SimCLR: 10 epochs of linear warm-up
@@ -56,6 +57,16 @@ class OptimConfig:
             raise ValueError(f"optim.lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ValueError(f"optim.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.final_weight_decay is not None:
+            if self.final_weight_decay < 0:
+                raise ValueError(
+                    f"optim.final_weight_decay must be >= 0 or null, got {self.final_weight_decay}"
+                )
+            if not self.weight_decay > 0:
+                raise ValueError(
+                    "optim.final_weight_decay schedules the decay from optim.weight_decay, which must then be "
+                    f"> 0 (DINO: 0.04 -> 0.4); got optim.weight_decay={self.weight_decay}"
+                )
         if self.warmup_epochs < 0:
             raise ValueError(f"optim.warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.grad_clip is not None and not self.grad_clip > 0:

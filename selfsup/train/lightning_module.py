@@ -17,7 +17,7 @@ import torch
 from selfsup.methods.base import Method
 from selfsup.train.config import Derived, RunConfig
 from selfsup.train.optimizers import build_optimizer
-from selfsup.train.schedules import warmup_cosine
+from selfsup.train.schedules import warmup_cosine, weight_decay_at
 from selfsup.types import Progress
 
 
@@ -47,6 +47,9 @@ class LitMethod(L.LightningModule):
     def lr_at(self, progress: Progress) -> float:
         return warmup_cosine(progress, self.derived.peak_lr, self.cfg.optim.min_lr, self.derived.warmup_steps)
 
+    def weight_decay_at(self, progress: Progress) -> float:
+        return weight_decay_at(progress, self.cfg.optim.weight_decay, self.cfg.optim.final_weight_decay)
+
     # -- Lightning hooks ----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         return build_optimizer(self.method, self.cfg.optim, self.derived.peak_lr)
@@ -55,10 +58,17 @@ class LitMethod(L.LightningModule):
         self._micro = self.global_step * self.cfg.train.accumulate
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        lr = self.lr_at(self.progress())
+        progress = self.progress()
+        lr = self.lr_at(progress)
+        scheduled_wd = self.cfg.optim.final_weight_decay is not None
+        wd_ratio = self.weight_decay_at(progress) / self.cfg.optim.weight_decay if scheduled_wd else 1.0
         for opt in self.trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
+                if scheduled_wd:
+                    # Groups keep their own decay relative to optim.weight_decay (0 for biases and norms).
+                    base = group.setdefault("base_weight_decay", group["weight_decay"])
+                    group["weight_decay"] = base * wd_ratio
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         images, labels, indices = batch
@@ -74,6 +84,8 @@ class LitMethod(L.LightningModule):
                 "Lower optim.lr, enable optim.grad_clip, or use train.precision=32-true."
             )
         metrics = {"loss": out.loss.detach(), "lr": self.lr_at(progress)}
+        if self.cfg.optim.final_weight_decay is not None:
+            metrics["weight_decay"] = self.weight_decay_at(progress)
         for key, value in out.metrics.items():
             metrics[key] = value.detach().float() if torch.is_tensor(value) else float(value)
         self.log_dict(

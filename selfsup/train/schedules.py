@@ -26,6 +26,17 @@ def warmup_cosine(progress: Progress, peak: float, final: float = 0.0, warmup_st
     return final + 0.5 * (peak - final) * (1.0 + math.cos(math.pi * t))
 
 
+def weight_decay_at(progress: Progress, start: float, final: float | None = None) -> float:
+    """Weight decay at ``progress``: cosine from ``start`` to ``final`` over training, no warm-up.
+
+    DINO (Caron et al. 2021, §3.1 / reference code): 0.04 -> 0.4 for ViTs. ``final=None`` keeps
+    ``start`` constant (every other method here).
+    """
+    if final is None:
+        return start
+    return warmup_cosine(progress, start, final, warmup_steps=0)
+
+
 def linear_warmup(progress: Progress, start: float, end: float, warmup_steps: int) -> float:
     """Linear ramp from ``start`` to ``end`` over ``warmup_steps``, then constant ``end``."""
     if warmup_steps <= 0 or progress.step >= warmup_steps:
