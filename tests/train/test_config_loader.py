@@ -17,6 +17,10 @@ def test_defaults_and_overrides():
     assert cfg.method_name == "simclr"
     assert cfg.optim.lr == 0.5 and cfg.train.epochs == 2.0 and cfg.method.temperature == 0.2
     assert cfg.method.views.crop_scale == (0.08, 1.0)
+    # YAML 1.1 reads 1e-3 (no dot) as a string; a float field still accepts it.
+    assert load_run_config(None, ["optim.lr=1e-3"], method="simclr").optim.lr == 0.001
+    with pytest.raises(ConfigError, match="expected a number"):
+        load_run_config(None, ["optim.lr=fast"], method="simclr")
 
 
 def test_unknown_key_names_valid_ones():
