@@ -118,10 +118,7 @@ CASES: list[Case] = [
         "cpc",
         _make("cpc", lambda: _resnet(1), patch_size=8, context_layers=2, pred_steps=2),
         _gray,
-        expect="per_rank",
-        why="cpc_info_nce scores predictions against this rank's patch latents only (no gather), so the "
-        "negatives of 2 ranks are 2 separate sets: equal to the mean of the halves, not to the 2B run",
-        bn_ghost=True,
+        why="candidate patch latents gathered from every rank with gradient: the 2B run's negatives",
     ),
     Case(
         "mae",
