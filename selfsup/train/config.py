@@ -96,10 +96,13 @@ class TrainConfig:
     log_every: int = 10
     online_knn_every: int = 0  # steps between online kNN checks (0: off)
     online_knn_items: int = 5000  # train/test items used by the online kNN monitor
+    quality_every: int = 50  # steps between label-free quality signals of the batch features (0: off)
     progress_bar: bool = True
     deterministic: bool = False
 
     def validate(self) -> None:
+        if self.quality_every < 0:
+            raise ValueError(f"train.quality_every must be >= 0 (0 turns it off), got {self.quality_every}")
         if self.batch_size < 1:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if not self.epochs > 0 and self.max_steps is None:

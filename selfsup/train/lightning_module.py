@@ -14,6 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from selfsup.eval.quality import quality_signals
 from selfsup.methods.base import Method
 from selfsup.train.config import Derived, RunConfig
 from selfsup.train.optimizers import build_optimizer
@@ -88,6 +89,19 @@ class LitMethod(L.LightningModule):
             metrics["weight_decay"] = self.weight_decay_at(progress)
         for key, value in out.metrics.items():
             metrics[key] = value.detach().float() if torch.is_tensor(value) else float(value)
+        every = self.cfg.train.quality_every
+        feats = out.features
+        if (
+            every
+            and progress.step % every == 0
+            and feats is not None
+            and feats.shape[0] > 1
+            and feats.isfinite().all()
+        ):
+            # Label-free signals of this batch's encoder features (selfsup.eval.quality): RankMe is
+            # bounded by min(batch, width) here, so compare it across steps and runs of one batch size.
+            for key, value in quality_signals(feats.detach().float()).items():
+                metrics[f"quality/{key}"] = value
         self.log_dict(
             {f"train/{k}": v for k, v in metrics.items()},
             on_step=True,

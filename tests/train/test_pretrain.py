@@ -104,6 +104,7 @@ def test_run_dir_contents_and_encoder_round_trip(tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     header = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]
     assert "train/loss" in header and "train/contrastive_acc" in header
+    assert "train/quality/rankme" in header and "train/quality/uniformity" in header
     encoder = load_encoder(result.encoder_path)
     meta = read_metadata(result.encoder_path)
     assert meta["method"] == "simclr" and meta["image_size"] == 8 and meta["mean"] == [0.5]
