@@ -32,20 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.backbones.lab_input import lab_backbone_like
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import MethodConfig
+from selfsup.methods.lab_base import LabPretextMethod
 from selfsup.nn.conv_decoder import ConvDecoder, spatial_features
-from selfsup.nn.distributed import all_reduce_sum
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
-from selfsup.views import random_resized_crop, to_float
 from selfsup.views.ab_bins import (
     annealed_mean,
     bin_index,
-    empirical_prior,
-    in_gamut_ab_bins,
-    rebalance_weights,
-    smooth_prior,
     soft_encode,
 )
 from selfsup.views.lab import AB_SCALE, normalize_l, rgb_to_lab
@@ -121,51 +115,18 @@ class ColorizationConfig(MethodConfig):
 
 
 @register_method("colorization")
-class Colorization(Method):
+class Colorization(LabPretextMethod):
     """L -> ab; ``self.encoder`` is a ``LabInputBackbone(groups=["l"])`` (RGB in, converts itself)."""
 
     Config = ColorizationConfig
 
     def __init__(self, backbone: nn.Module, config: ColorizationConfig) -> None:
-        super().__init__(backbone, config)
-        self.encoder = lab_backbone_like(backbone, ["l"])
-        size = backbone.spec["kwargs"].get("image_size")
-        if not size:
-            raise ValueError(
-                "method colorization needs the backbone's image_size (create_backbone(..., image_size=))"
-            )
-        self.image_size = int(size)
-        out = -(-self.image_size // config.output_stride)
-        grid = -(-self.image_size // self.encoder.patch_size)
-        self.register_buffer("ab_centers", in_gamut_ab_bins(config.grid))
-        q = self.ab_centers.shape[0]
-        out_chans = q if config.loss == "classification" else 2
+        super().__init__(backbone, config, groups=["l"])
+        out_chans = self.ab_centers.shape[0] if config.loss == "classification" else 2
+        out, grid = (self.output_size,) * 2, (self.grid_size,) * 2
         self.decoder = ConvDecoder(
-            self.encoder.token_dim, out_chans, (out, out), in_size=(grid, grid), width=config.decoder_width
+            self.encoder.token_dim, out_chans, out, in_size=grid, width=config.decoder_width
         )
-        self.register_buffer("prior_counts", torch.zeros(q))
-        self.register_buffer("prior_batches_seen", torch.zeros((), dtype=torch.long))
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]  # the encoder takes RGB in [0, 1] and converts to Lab
-
-    def make_batch(
-        self,
-        images: Tensor,
-        labels: Tensor | None = None,
-        indices: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
-        x = random_resized_crop(
-            to_float(images),
-            self.image_size,
-            self.config.crop_scale,
-            flip_p=self.config.flip_p,
-            generator=generator,
-        )
-        return Batch(views=[x], labels=labels, indices=indices, images=images)
 
     def target_ab(self, lab: Tensor) -> Tensor:
         """Ground-truth ab ``[B, 2, h, w]`` at the output resolution (average-pooled)."""
@@ -184,14 +145,6 @@ class Colorization(Method):
             return annealed_mean(output, self.ab_centers, self.config.anneal_temperature)
         return output.float() * AB_SCALE
 
-    @torch.no_grad()
-    def _update_prior(self, ab: Tensor) -> Tensor:
-        if int(self.prior_batches_seen) < self.config.prior_batches:
-            self.prior_counts += all_reduce_sum(empirical_prior(ab, self.ab_centers))
-            self.prior_batches_seen += 1
-        prior = smooth_prior(self.prior_counts, self.ab_centers, self.config.prior_sigma)
-        return rebalance_weights(prior, self.config.rebalance_lambda)
-
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         lab, out, pooled = self.predict(batch.views[0])
         ab = self.target_ab(lab)
@@ -201,7 +154,7 @@ class Colorization(Method):
         if self.config.loss == "classification":
             cfg = self.config
             z = soft_encode(ab, self.ab_centers, cfg.soft_neighbors, cfg.soft_sigma)
-            weights = self._update_prior(ab) if cfg.rebalance else None
+            weights = self.rebalance(ab) if cfg.rebalance else None
             pixel_w = weights[z.argmax(dim=1)] if weights is not None else None
             loss = rebalanced_soft_cross_entropy(out, z, pixel_w)
             with torch.no_grad():

@@ -25,24 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.backbones.lab_input import lab_backbone_like, lab_groups_input
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.backbones.lab_input import lab_groups_input
+from selfsup.methods.base import MethodConfig
 from selfsup.methods.colorization import (
     batch_mode_accuracy,
     constant_prediction_ce,
     rebalanced_soft_cross_entropy,
 )
+from selfsup.methods.lab_base import LabPretextMethod
 from selfsup.nn.conv_decoder import ConvDecoder, spatial_features
-from selfsup.nn.distributed import all_reduce_sum
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
-from selfsup.views import random_resized_crop, to_float
 from selfsup.views.ab_bins import (
     bin_index,
-    empirical_prior,
-    in_gamut_ab_bins,
-    rebalance_weights,
-    smooth_prior,
     soft_encode,
 )
 from selfsup.views.lab import rgb_to_lab
@@ -89,51 +84,18 @@ class SplitBrainConfig(MethodConfig):
 
 
 @register_method("split_brain")
-class SplitBrain(Method):
+class SplitBrain(LabPretextMethod):
     """Two cross-channel predictors; ``self.encoder`` concatenates both halves' features."""
 
     Config = SplitBrainConfig
 
     def __init__(self, backbone: nn.Module, config: SplitBrainConfig) -> None:
-        super().__init__(backbone, config)
-        self.encoder = lab_backbone_like(backbone, ["l", "ab"])
-        size = backbone.spec["kwargs"].get("image_size")
-        if not size:
-            raise ValueError(
-                "method split_brain needs the backbone's image_size (create_backbone(..., image_size=))"
-            )
-        self.image_size = int(size)
-        out = -(-self.image_size // config.output_stride)
-        grid = -(-self.image_size // self.encoder.patch_size)
-        self.register_buffer("ab_centers", in_gamut_ab_bins(config.grid))
-        q = self.ab_centers.shape[0]
+        super().__init__(backbone, config, groups=["l", "ab"])
         l_net, ab_net = self.encoder.branches
-        kw = {"in_size": (grid, grid), "width": config.decoder_width}
-        self.decoder_l_to_ab = ConvDecoder(l_net.token_dim, q, (out, out), **kw)
-        self.decoder_ab_to_l = ConvDecoder(ab_net.token_dim, config.l_bins, (out, out), **kw)
-        self.register_buffer("prior_counts", torch.zeros(q))
-        self.register_buffer("prior_batches_seen", torch.zeros((), dtype=torch.long))
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]  # the encoder takes RGB in [0, 1] and converts to Lab
-
-    def make_batch(
-        self,
-        images: Tensor,
-        labels: Tensor | None = None,
-        indices: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
-        x = random_resized_crop(
-            to_float(images),
-            self.image_size,
-            self.config.crop_scale,
-            flip_p=self.config.flip_p,
-            generator=generator,
-        )
-        return Batch(views=[x], labels=labels, indices=indices, images=images)
+        kw = {"in_size": (self.grid_size,) * 2, "width": config.decoder_width}
+        out = (self.output_size,) * 2
+        self.decoder_l_to_ab = ConvDecoder(l_net.token_dim, self.ab_centers.shape[0], out, **kw)
+        self.decoder_ab_to_l = ConvDecoder(ab_net.token_dim, config.l_bins, out, **kw)
 
     def forward_halves(self, rgb: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """RGB ``[B, 3, H, W]`` -> (Lab, ab logits ``[B, Q, h, w]``, L logits ``[B, l_bins, h, w]``, features)."""
@@ -144,14 +106,6 @@ class SplitBrain(Method):
         pooled = torch.cat((f_l.mean(dim=(2, 3)), f_ab.mean(dim=(2, 3))), dim=1)
         return lab, self.decoder_l_to_ab(f_l), self.decoder_ab_to_l(f_ab), pooled
 
-    @torch.no_grad()
-    def _rebalance(self, ab: Tensor) -> Tensor:
-        if int(self.prior_batches_seen) < self.config.prior_batches:
-            self.prior_counts += all_reduce_sum(empirical_prior(ab, self.ab_centers))
-            self.prior_batches_seen += 1
-        prior = smooth_prior(self.prior_counts, self.ab_centers, self.config.prior_sigma)
-        return rebalance_weights(prior, self.config.rebalance_lambda)
-
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         cfg = self.config
         lab, ab_logits, l_logits, pooled = self.forward_halves(batch.views[0])
@@ -159,7 +113,7 @@ class SplitBrain(Method):
         target = F.avg_pool2d(lab, s, ceil_mode=True) if s > 1 else lab
         ab, lightness = target[:, 1:], target[:, :1]
         z = soft_encode(ab, self.ab_centers, cfg.soft_neighbors, cfg.soft_sigma)
-        pixel_w = self._rebalance(ab)[z.argmax(dim=1)] if cfg.rebalance else None
+        pixel_w = self.rebalance(ab)[z.argmax(dim=1)] if cfg.rebalance else None
         loss_ab = rebalanced_soft_cross_entropy(ab_logits, z, pixel_w)
         l_target = lightness_bins(lightness, cfg.l_bins)
         loss_l = F.cross_entropy(l_logits.float(), l_target)

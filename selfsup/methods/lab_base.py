@@ -1,0 +1,70 @@
+"""``LabPretextMethod``: what colorization (Zhang et al. 2016) and split-brain (Zhang et al. 2017) share.
+
+- the encoder is a ``LabInputBackbone`` with one branch per Lab channel group, so evaluation and export
+  hand it RGB in [0, 1] (normalization mean 0 / std 1) and it converts to Lab itself;
+- training views: one random resized crop + flip per image, RGB in [0, 1];
+- the quantized in-gamut ab bins and the class-rebalancing prior: the ab histogram of the first
+  ``prior_batches`` batches (summed over ranks), smoothed and turned into per-bin weights (§3.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from selfsup.backbones.lab_input import lab_backbone_like
+from selfsup.methods.base import Method
+from selfsup.nn.distributed import all_reduce_sum
+from selfsup.types import Batch
+from selfsup.views import random_resized_crop, to_float
+from selfsup.views.ab_bins import empirical_prior, in_gamut_ab_bins, rebalance_weights, smooth_prior
+
+
+class LabPretextMethod(Method):
+    """Base of the Lab cross-channel methods; subclasses call ``super().__init__(backbone, config, groups)``."""
+
+    def __init__(self, backbone: nn.Module, config: Any, groups: Sequence[str]) -> None:
+        super().__init__(backbone, config)
+        self.encoder = lab_backbone_like(backbone, list(groups))
+        size = backbone.spec["kwargs"].get("image_size")
+        if not size:
+            raise ValueError(
+                f"method {self.name} needs the backbone's image_size (create_backbone(..., image_size=))"
+            )
+        self.image_size = int(size)
+        self.output_size = -(-self.image_size // config.output_stride)
+        self.grid_size = -(-self.image_size // self.encoder.patch_size)
+        self.register_buffer("ab_centers", in_gamut_ab_bins(config.grid))
+        self.register_buffer("prior_counts", torch.zeros(self.ab_centers.shape[0]))
+        self.register_buffer("prior_batches_seen", torch.zeros((), dtype=torch.long))
+
+    def normalization(self) -> tuple[list[float], list[float]]:
+        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]  # the encoder takes RGB in [0, 1] and converts to Lab
+
+    def make_batch(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        indices: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Batch:
+        if generator is None:
+            generator = torch.Generator(device=images.device).manual_seed(0)
+        cfg = self.config
+        x = random_resized_crop(
+            to_float(images), self.image_size, cfg.crop_scale, flip_p=cfg.flip_p, generator=generator
+        )
+        return Batch(views=[x], labels=labels, indices=indices, images=images)
+
+    @torch.no_grad()
+    def rebalance(self, ab: Tensor) -> Tensor:
+        """Per-bin weights ``[Q]``; the prior counts grow over the first ``prior_batches`` batches."""
+        cfg = self.config
+        if int(self.prior_batches_seen) < cfg.prior_batches:
+            self.prior_counts += all_reduce_sum(empirical_prior(ab, self.ab_centers))
+            self.prior_batches_seen += 1
+        prior = smooth_prior(self.prior_counts, self.ab_centers, cfg.prior_sigma)
+        return rebalance_weights(prior, cfg.rebalance_lambda)
