@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from selfsup.train.collapse import embedding_std as batch_embedding_std
+
 RANKME_EPS = 1e-7  # Garrido et al. 2023, eq. 1
 
 
@@ -67,9 +69,12 @@ def uniformity(z: Tensor, t: float = 2.0) -> float:
 
 
 def embedding_std(z: Tensor) -> float:
-    """Mean over dimensions of the std of L2-normalized embeddings ``[N, D]``; 1/sqrt(D) when isotropic."""
-    z = F.normalize(_check_embeddings(z, "z", min_rows=2), dim=1)
-    return float(z.std(dim=0).mean())
+    """Mean over dimensions of the std of L2-normalized embeddings ``[N, D]``; 1/sqrt(D) when isotropic.
+
+    The float of ``selfsup.train.collapse.embedding_std``, the tensor the training monitors log.
+    """
+    _check_embeddings(z, "z", min_rows=2)
+    return float(batch_embedding_std(z))
 
 
 def quality_signals(z: Tensor, z_pair: Tensor | None = None) -> dict[str, float]:
