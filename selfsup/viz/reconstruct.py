@@ -159,20 +159,6 @@ def load_mae_checkpoint(checkpoint: str | Path) -> MAE:
 
     Reads ``RUN/config.yaml`` and the checkpoint with ``torch.load(weights_only=True)``.
     """
-    from selfsup.data import create_dataset
-    from selfsup.train.config_loader import load_run_config
-    from selfsup.train.pretrain import build_method
-    from selfsup.train.run_dir import run_dir_of_checkpoint
+    from selfsup.viz.encoder_source import load_method_checkpoint
 
-    run_dir = run_dir_of_checkpoint(checkpoint)
-    cfg = load_run_config(run_dir / "config.yaml")
-    if cfg.method_name != "mae":
-        raise ValueError(f"{checkpoint} is a {cfg.method_name!r} run; reconstructions need an 'mae' run")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if "state_dict" not in state:
-        raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")
-    dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
-    image_size = cfg.data.image_size or dataset.image_size[0]
-    method = build_method(cfg, dataset.channels, image_size)
-    method.load_state_dict({k.removeprefix("method."): v for k, v in state["state_dict"].items()})
-    return method.eval()
+    return load_method_checkpoint(checkpoint, "mae")[0]
