@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from selfsup.viz.attention import DINO_MASS, upsample
+from selfsup.viz.figure import save_figure
 
 __all__ = ["ModelRow", "mask_overlay", "save_attention_png"]
 
@@ -106,10 +107,4 @@ def save_attention_png(
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, title)

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from selfsup.viz.figure import save_figure
+
 __all__ = [
     "TSNE_PERPLEXITY",
     "cosine_neighbours",
@@ -213,10 +215,4 @@ def save_retrieval_png(
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, title)
