@@ -50,6 +50,8 @@ class BenchResult:
     mfu: float | None
     peak_memory_mb: float
     loader_images_per_second: float | None
+    channels_last: bool = False
+    compiled: bool = False
 
 
 def cpu_matmul_peak_tflops(n: int = 2048, repeats: int = 4, trials: int = 5) -> float:
@@ -106,6 +108,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     """Time ``steps`` training steps of ``cfg``'s method after ``warmup`` steps."""
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.train.allocator import keep_freed_memory
+    from selfsup.train.device_options import apply_memory_format, compile_method
     from selfsup.train.optimizers import build_optimizer
     from selfsup.train.precision import resolve_precision
     from selfsup.train.pretrain import build_method
@@ -124,8 +127,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
         )
     images = images.to(dev)
     method = build_method(cfg, dataset.channels, size).to(dev)
-    if dev.type == "cuda":
-        method = method.to(memory_format=torch.channels_last)
+    channels_last = apply_memory_format(method, cfg.train.channels_last, dev.type)
     precision = resolve_precision(cfg.train.precision, dev.type if dev.type == "cuda" else "cpu")
     opt = build_optimizer(method, cfg.optim, cfg.optim.lr)
     dtype = (
@@ -151,6 +153,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     with FlopCounterMode(display=False) as counter:
         step()
     flops_per_image = counter.get_total_flops() / b
+    compiled = compile_method(method) if cfg.train.compile else 0  # after counting: FLOPs of eager ops
     for _ in range(warmup):
         step()
     if dev.type == "cuda":
@@ -173,18 +176,23 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
         achieved_tflops=float(f"{achieved:.4g}"), peak_tflops=None if peak is None else round(peak, 3),
         mfu=None if peak is None else float(f"{achieved / peak:.4g}"), peak_memory_mb=round(_peak_memory_mb(dev), 1),
         loader_images_per_second=None if loader is None else round(loader, 1),
+        channels_last=channels_last, compiled=compiled > 0,
     )  # fmt: skip
 
 
 def format_bench(results: list[BenchResult]) -> str:
-    head = ("| method | backbone | device | precision | batch | px | images/s | step (s) | GFLOP/img | "
-            "TFLOP/s | MFU | peak MB | loader img/s |")  # fmt: skip
-    lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| method | backbone | device | precision | options | batch | px | images/s | step (s) | "
+            "GFLOP/img | TFLOP/s | MFU | peak MB | loader img/s |")  # fmt: skip
+    lines = [head, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         mfu = "-" if r.mfu is None else f"{100 * r.mfu:.1f} %"
         loader = "-" if r.loader_images_per_second is None else f"{r.loader_images_per_second:.0f}"
+        options = ", ".join(
+            n for n, on in (("channels_last", r.channels_last), ("compile", r.compiled)) if on
+        )
         lines.append(
-            f"| {r.method} | {r.backbone} | {r.device} | {r.precision} | {r.batch_size} | {r.image_size} | "
+            f"| {r.method} | {r.backbone} | {r.device} | {r.precision} | {options or '-'} | {r.batch_size} | "
+            f"{r.image_size} | "
             f"{r.images_per_second:.1f} | {r.step_seconds:.3f} | {r.gflop_per_image:.3f} | "
             f"{r.achieved_tflops:.3f} | {mfu} | {r.peak_memory_mb:.0f} | {loader} |"
         )

@@ -31,11 +31,21 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def write_shards(
-    dataset: Iterable, out_dir: str | Path, shard_size: int = 1000, classes: list[str] | None = None
+    dataset: Iterable,
+    out_dir: str | Path,
+    shard_size: int = 1000,
+    classes: list[str] | None = None,
+    image_format: str = "png",
 ) -> list[Path]:
-    """Write ``(uint8 [C, H, W], label, index)`` items as PNG + ``.cls`` members, ``shard_size`` per tar."""
+    """Write ``(uint8 [C, H, W], label, index)`` items as image + ``.cls`` members, ``shard_size`` per tar.
+
+    image_format: ``png`` (lossless) or ``jpeg`` (quality 90, the format of ImageNet-style corpora).
+    """
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    if image_format not in ("png", "jpeg"):
+        raise ValueError(f"image_format must be 'png' or 'jpeg', got {image_format!r}")
+    suffix_of_image = ".png" if image_format == "png" else ".jpg"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -49,8 +59,10 @@ def write_shards(
         array = image.numpy() if isinstance(image, Tensor) else np.asarray(image)
         array = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
         buf = io.BytesIO()
-        Image.fromarray(array).save(buf, format="PNG")
-        for suffix, payload in ((".png", buf.getvalue()), (".cls", str(int(label)).encode())):
+        Image.fromarray(array).save(
+            buf, format=image_format.upper(), **({"quality": 90} if image_format == "jpeg" else {})
+        )
+        for suffix, payload in ((suffix_of_image, buf.getvalue()), (".cls", str(int(label)).encode())):
             info = tarfile.TarInfo(f"{n:09d}{suffix}")
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))

@@ -99,8 +99,12 @@ class TrainConfig:
     quality_every: int = 50  # steps between label-free quality signals of the batch features (0: off)
     progress_bar: bool = True
     deterministic: bool = False
+    channels_last: bool | str = "auto"  # auto: NHWC for CNNs on CUDA (selfsup.train.device_options)
+    compile: bool = False  # torch.compile (regional: each transformer block) -- GPU runs of many steps
 
     def validate(self) -> None:
+        if str(self.channels_last).lower() not in ("auto", "true", "false"):
+            raise ValueError(f"train.channels_last must be auto, true or false; got {self.channels_last!r}")
         if self.quality_every < 0:
             raise ValueError(f"train.quality_every must be >= 0 (0 turns it off), got {self.quality_every}")
         if self.batch_size < 1:
