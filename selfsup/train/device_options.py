@@ -35,7 +35,8 @@ def use_channels_last(choice: str | bool, module: nn.Module, device_type: str) -
     if choice not in CHANNELS_LAST_CHOICES:
         raise ValueError(f"train.channels_last must be one of auto, true, false; got {choice!r}")
     if choice == "auto":
-        return device_type == "cuda" and conv_layers(module) > 1
+        # Count the encoder's convolutions: a method may hold several copies (DINO's teacher).
+        return device_type == "cuda" and conv_layers(getattr(module, "encoder", module)) > 1
     return choice == "true"
 
 

@@ -44,6 +44,7 @@ class FitTimer(Callback):
         self.global_batch = global_batch
         self.started = self.seconds = 0.0
         self.first_step = self.last_step = 0
+        self.device = torch.device("cpu")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.first_step = trainer.global_step  # > 0 when resumed
@@ -52,10 +53,12 @@ class FitTimer(Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.seconds = time.perf_counter() - self.started
         self.last_step = trainer.global_step
+        self.device = pl_module.device  # Lightning moves the module back to the CPU after fit
 
-    def stats(self, device: torch.device) -> TrainStats:
+    def stats(self, device: torch.device | None = None) -> TrainStats:
+        """This segment's numbers; peak memory of ``device`` (default: the device training ran on)."""
         steps = self.last_step - self.first_step
-        memory, kind = peak_memory_mb(device)
+        memory, kind = peak_memory_mb(self.device if device is None else device)
         rate = steps * self.global_batch / self.seconds if self.seconds > 0 else 0.0
         return TrainStats(
             steps, self.global_batch, round(self.seconds, 3), round(rate, 2), round(memory, 1), kind

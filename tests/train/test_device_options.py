@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from selfsup.backbones import create_backbone
+from selfsup.methods.dino import DINOConfig
 from selfsup.methods.mae import MAEConfig
 from selfsup.methods.simclr import SimCLRConfig
 from selfsup.registry import create_method
@@ -37,6 +38,12 @@ def test_auto_is_channels_last_only_for_cnns_on_cuda():
     assert conv_layers(cnn) > 1 and conv_layers(vit) == 1  # a ViT has one conv: its patch embedding
     assert use_channels_last("auto", cnn, "cuda") and not use_channels_last("auto", cnn, "cpu")
     assert not use_channels_last("auto", vit, "cuda")
+    kwargs = dict(in_chans=3, img_size=16, patch_size=4, embed_dim=32, depth=1, num_heads=2)
+    dino = create_method(
+        "dino", create_backbone("timm:vit_tiny_patch16_224", **kwargs), DINOConfig(out_dim=16, hidden_dim=16)
+    )
+    assert conv_layers(dino) == 2  # student and teacher patch embeddings: still a ViT
+    assert not use_channels_last("auto", dino, "cuda")
     assert use_channels_last(True, vit, "cpu") and not use_channels_last("false", cnn, "cuda")
 
 
