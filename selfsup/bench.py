@@ -103,9 +103,27 @@ def time_loader(dataset, batch_size: int, batches: int, num_workers: int) -> flo
     return seen / max(time.perf_counter() - start, 1e-9)
 
 
+def profile_table(step, device: torch.device, rows: int, steps: int = 3) -> str:
+    """The top ``rows`` operators by self device time (CPU time on a CPU) over ``steps`` calls of ``step``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
+
+
 def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflops: float | None = None,
-          loader_batches: int = 20) -> BenchResult:  # fmt: skip
-    """Time ``steps`` training steps of ``cfg``'s method after ``warmup`` steps."""
+          loader_batches: int = 20, profile_rows: int = 0) -> BenchResult:  # fmt: skip
+    """Time ``steps`` training steps of ``cfg``'s method after ``warmup`` steps.
+
+    profile_rows > 0: afterwards profile 3 more steps with ``torch.profiler`` and print the operators
+    that took the most device time (self time, so nested calls are not counted twice).
+    """
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.train.allocator import keep_freed_memory
     from selfsup.train.device_options import apply_memory_format, compile_method
@@ -165,6 +183,8 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     step_s = (time.perf_counter() - start) / steps
+    if profile_rows > 0:
+        print(profile_table(step, dev, profile_rows))
     achieved = flops_per_image * b / step_s / 1e12
     peak = peak_tflops or device_peak_tflops(dev, precision)
     loader = time_loader(dataset, b, loader_batches, cfg.data.num_workers) if loader_batches > 0 else None

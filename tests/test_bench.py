@@ -47,3 +47,13 @@ def test_cli_prints_table_and_json(tmp_path: Path, capsys) -> None:
     assert "| simclr | resnet_small |" in capsys.readouterr().out
     data = json.loads(out.read_text())
     assert data["batch_size"] == 32 and data["loader_images_per_second"] is None and data["mfu"] > 0
+
+
+def test_cli_profile_lists_the_costliest_operators(capsys) -> None:
+    assert main(["bench", "simclr", *TINY, "--steps", "1", "--warmup", "0", "--loader-batches", "0",
+                 "--profile", "5"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    table = out[: out.index("| method |")]
+    assert "Self CPU" in table and "aten::" in table
+    operator_rows = [line for line in table.splitlines() if line.strip().startswith(("aten::", "Optimizer"))]
+    assert 1 <= len(operator_rows) <= 5

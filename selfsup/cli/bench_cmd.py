@@ -27,6 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--loader-batches", type=int, default=20, help="batches timed for the loader alone (0: skip)"
     )
+    p.add_argument(
+        "--profile", type=int, default=0, metavar="ROWS",
+        help="also print the ROWS operators taking the most device time (torch.profiler, 3 steps)",
+    )  # fmt: skip
     p.add_argument("--json", help="also write the result as JSON to this file")
     p.set_defaults(run=run)
 
@@ -43,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if config is None and default.is_file():
         config = str(default)
     cfg = load_run_config(config, args.overrides, method=args.method)
-    result = bench(cfg, args.steps, args.warmup, args.device, args.peak_tflops, args.loader_batches)
+    result = bench(
+        cfg, args.steps, args.warmup, args.device, args.peak_tflops, args.loader_batches, args.profile
+    )
     print(format_bench([result]))
     if args.json:
         Path(args.json).write_text(json.dumps(as_dict(result), indent=2))
