@@ -10,10 +10,19 @@ from selfsup.export import export_encoder
 from selfsup.methods.base import Method
 from selfsup.train.config import RunConfig
 from selfsup.train.config_loader import config_to_dict, load_run_config
+from selfsup.train.fsdp import is_sharded
 
 
 def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, steps: int) -> Path:
-    """Export ``method.encoder`` with what evaluation needs: input size and normalization."""
+    """Export ``method.encoder`` with what evaluation needs: input size and normalization.
+
+    ``method`` must hold full weights: with ``train.strategy=fsdp`` pass ``LitMethod.full_method()`` (every
+    rank gathers, one rank exports), never the sharded training module."""
+    if is_sharded(method.encoder):
+        raise ValueError(
+            "export_method got a sharded (fsdp) method; gather its full weights first with "
+            "LitMethod.full_method() (selfsup.train.fsdp.gather_into) on every rank and export that copy"
+        )
     mean, std = method.normalization()
     return export_encoder(
         method.encoder.float(),

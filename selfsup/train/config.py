@@ -101,8 +101,19 @@ class TrainConfig:
     deterministic: bool = False
     channels_last: bool | str = "auto"  # auto: NHWC for CNNs on CUDA (selfsup.train.device_options)
     compile: bool = False  # torch.compile (regional: each transformer block) -- GPU runs of many steps
+    activation_checkpointing: bool = False  # fsdp only: recompute each block in backward (less memory)
 
     def validate(self) -> None:
+        if not isinstance(self.activation_checkpointing, bool):
+            raise ValueError(
+                f"train.activation_checkpointing must be true or false, got {self.activation_checkpointing!r}"
+            )
+        if self.activation_checkpointing and self.strategy != "fsdp":
+            raise ValueError(
+                "train.activation_checkpointing=true is applied by the fsdp strategy (to each transformer "
+                f"block), but train.strategy={self.strategy!r}; set train.strategy=fsdp or "
+                "train.activation_checkpointing=false"
+            )
         if str(self.channels_last).lower() not in ("auto", "true", "false"):
             raise ValueError(f"train.channels_last must be auto, true or false; got {self.channels_last!r}")
         if self.quality_every < 0:

@@ -9,16 +9,21 @@ the method.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
+from torch.distributed.tensor import DTensor
 
 from selfsup.eval.quality import quality_signals
 from selfsup.methods.base import Method
 from selfsup.train.config import Derived, RunConfig
+from selfsup.train.device_options import compile_method
+from selfsup.train.fsdp import gather_into, is_sharded, shard_method
 from selfsup.train.optimizers import build_optimizer
 from selfsup.train.schedules import warmup_cosine, weight_decay_at
+from selfsup.train.strategy import FSDP
 from selfsup.types import Progress
 
 
@@ -27,13 +32,72 @@ class NonFiniteLossError(RuntimeError):
 
 
 class LitMethod(L.LightningModule):
-    def __init__(self, method: Method, cfg: RunConfig, derived: Derived, train_dataset: Any = None) -> None:
+    """``build_plain``: makes a fresh, unsharded method of the run's configuration; needed with
+    ``train.strategy=fsdp`` to hold the gathered full weights (:meth:`full_method`)."""
+
+    def __init__(
+        self,
+        method: Method,
+        cfg: RunConfig,
+        derived: Derived,
+        train_dataset: Any = None,
+        build_plain: Callable[[], Method] | None = None,
+    ) -> None:
         super().__init__()
         self.method = method
         self.train_dataset = train_dataset
         self.cfg = cfg
         self.derived = derived
         self._micro = 0  # micro-batches done; set from global_step when training starts
+        self._build_plain = build_plain
+        # The cached unsharded copy (fsdp), in a list so that it is not registered as a submodule (it must
+        # not enter checkpoints, the optimizer or device moves).
+        self._plain: list[Method] = []
+        self._configured = False
+
+    # -- sharding, compilation and the full weights -------------------------------------------------
+    def configure_model(self) -> None:
+        """Called by Lightning once the process group (and, for fsdp, the device mesh) exists and before
+        the optimizer is built: shard the method with FSDP2 (``train.strategy=fsdp``), then
+        ``torch.compile`` it (``train.compile``). Idempotent, as Lightning asks of this hook."""
+        if self._configured:
+            return
+        self._configured = True
+        if self.cfg.train.strategy == FSDP:
+            mesh = self.device_mesh["data_parallel"]
+            shard_method(self.method, mesh, activation_checkpointing=self.cfg.train.activation_checkpointing)
+        if self.cfg.train.compile:
+            compile_method(self.method)
+
+    @property
+    def sharded(self) -> bool:
+        return is_sharded(self.method)
+
+    def full_method(self, keep: bool = True) -> Method | None:
+        """The method with full (unsharded) weights: ``self.method`` itself unless it is sharded; then a
+        collective (call it on every rank) that gathers the weights into a cached plain CPU copy, returned
+        where ``keep`` (others pass ``keep=False``, take part in the gather and get None)."""
+        if not self.sharded:
+            return self.method
+        plain = self._plain_copy().cpu() if keep else None  # cpu: the online kNN may have moved its encoder
+        gather_into(self.method, plain)
+        return plain
+
+    def full_encoder(self, keep: bool = True) -> torch.nn.Module | None:
+        """``method.encoder`` with full weights (only the encoder is gathered); see :meth:`full_method`."""
+        if not self.sharded:
+            return self.method.encoder
+        plain = self._plain_copy().encoder if keep else None
+        gather_into(self.method.encoder, plain)
+        return plain
+
+    def _plain_copy(self) -> Method:
+        if not self._plain:
+            if self._build_plain is None:
+                raise RuntimeError("LitMethod(build_plain=...) is needed to gather a sharded (fsdp) method")
+            with torch.random.fork_rng(devices=[]):  # its random init must not shift the training RNG
+                self._plain.append(self._build_plain())
+        return self._plain[0]
 
     # -- progress and randomness ------------------------------------------------------------
     def progress(self) -> Progress:
@@ -116,7 +180,10 @@ class LitMethod(L.LightningModule):
         if self.cfg.train.log_every and self.global_step % self.cfg.train.log_every == 0:
             norms = [p.grad.detach().norm() for p in self.method.parameters() if p.grad is not None]
             if norms:
-                self.log("train/grad_norm", torch.stack(norms).norm(), on_step=True)
+                norm = torch.stack(norms).norm()
+                if isinstance(norm, DTensor):  # fsdp: the norm of local shards -> all-reduced global norm
+                    norm = norm.full_tensor()
+                self.log("train/grad_norm", norm, on_step=True)
 
     def optimizer_step(
         self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None

@@ -4,7 +4,8 @@ Uses ``online_knn_items`` evenly spaced labelled train images as the memory bank
 as many test images as queries (weighted kNN, k = 20, T = 0.07, as the final
 evaluation). Labels are used only for this monitor, never for the loss. Runs on
 rank 0 and logs ``online/knn``; datasets without labels or a test split are skipped
-with one warning.
+with one warning. With ``train.strategy=fsdp`` the encoder's weights are sharded: every rank
+takes part in gathering them (a collective) and rank 0 evaluates the full copy.
 """
 
 from __future__ import annotations
@@ -46,13 +47,23 @@ class OnlineKNN(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
         step = trainer.global_step
-        if self.every <= 0 or step % self.every != 0 or not trainer.is_global_zero:
+        if self.every <= 0 or step % self.every != 0:
             return
+        sharded = getattr(pl_module, "sharded", False)
+        if not (trainer.is_global_zero or sharded):
+            return
+        # With fsdp every rank loads the (small) monitor data too, so all ranks agree on whether to gather.
         data = self._load()
         if data is None:
             return
+        if sharded:  # a collective: every rank gathers, rank 0 keeps the full encoder
+            encoder = pl_module.full_encoder(keep=trainer.is_global_zero)
+            if not trainer.is_global_zero:
+                return
+            encoder.to(pl_module.device)
+        else:
+            encoder = pl_module.method.encoder
         xtr, ytr, xte, yte = data
-        encoder = pl_module.method.encoder
         kwargs = dict(
             image_size=self.cfg.data.image_size, mean=self.mean, std=self.std, device=pl_module.device
         )

@@ -3,12 +3,17 @@
 Checkpoints are written every ``train.checkpoint_every`` optimizer steps and at the
 end (``last.ckpt``); ``resume=PATH`` continues a run exactly where it stopped (same
 data order, same views, same schedule values), writing into the same run directory.
+
+``train.strategy=fsdp`` shards the method with FSDP2 (``selfsup.train.strategy`` says how it maps onto
+Lightning); checkpoints stay full single files and, after training, every rank gathers the full weights
+so the exported encoder and ``PretrainResult.method`` are plain, unsharded modules.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -24,16 +29,21 @@ from selfsup.train.allocator import keep_freed_memory
 from selfsup.train.calibrate import seconds_per_step, steps_for_budget
 from selfsup.train.checkpoint import export_method
 from selfsup.train.config import Derived, RunConfig, derive
+from selfsup.train.device_options import apply_memory_format
+from selfsup.train.fsdp import require_transformer_blocks
 from selfsup.train.lightning_module import LitMethod
 from selfsup.train.online_knn import OnlineKNN
 from selfsup.train.progress import StepProgressBar
 from selfsup.train.run_dir import (
+    inherited_run_dir,
     load_derived,
     new_run_dir,
     next_log_version,
     run_dir_of_checkpoint,
     save_run_files,
+    shared_with_launched_ranks,
 )
+from selfsup.train.strategy import FSDP, build_strategy, device_type
 from selfsup.train.train_stats import FitTimer, save_train_stats
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,9 @@ def pretrain(
     derived = derive(cfg, items, _world_size(cfg))
     image_size = cfg.data.image_size or dataset.image_size[0]
     method = build_method(cfg, dataset.channels, image_size)
+    apply_memory_format(method, cfg.train.channels_last, device_type(cfg))
+    if cfg.train.strategy == FSDP:
+        require_transformer_blocks(method)  # fail before any set-up, not inside trainer.fit
     if cfg.train.batch_size * derived.world_size < method.min_batch_size:
         raise ValueError(
             f"{cfg.method_name} needs at least {method.min_batch_size} images per batch (its loss contrasts "
@@ -77,9 +90,11 @@ def pretrain(
             f"{derived.world_size} process(es); increase train.batch_size"
         )
 
-    run_dir = run_dir_of_checkpoint(resume) if resume else new_run_dir(cfg)
-    if resume and (run_dir / "derived.json").is_file():
-        derived = load_derived(run_dir)  # the same steps and schedule as the interrupted run
+    inherited = None if resume else inherited_run_dir()
+    run_dir = run_dir_of_checkpoint(resume) if resume else inherited or new_run_dir(cfg)
+    if (resume or inherited) and (run_dir / "derived.json").is_file():
+        # The same steps and schedule as the interrupted run, or as rank 0 of this run chose.
+        derived = load_derived(run_dir)
     elif cfg.train.time_budget_minutes is not None:
         step_s = seconds_per_step(method, dataset, cfg, derived)
         derived = derive(
@@ -107,12 +122,13 @@ def pretrain(
     log_version = next_log_version(run_dir)
     bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
     monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
-    lit = LitMethod(method, cfg, derived, train_dataset=dataset)
+    build_plain = partial(build_method, cfg, dataset.channels, image_size)  # fsdp: holds gathered weights
+    lit = LitMethod(method, cfg, derived, train_dataset=dataset, build_plain=build_plain)
     trainer = L.Trainer(
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
         num_nodes=cfg.train.num_nodes,
-        strategy=cfg.train.strategy,
+        strategy=build_strategy(cfg, derived.world_size, derived.precision),
         precision=derived.precision,
         max_steps=derived.total_steps,
         max_epochs=-1,
@@ -135,12 +151,14 @@ def pretrain(
     )
     if trainer.is_global_zero:
         save_run_files(run_dir, cfg, derived)
-    trainer.fit(lit, ckpt_path=str(resume) if resume else None)
+    with shared_with_launched_ranks(run_dir):
+        trainer.fit(lit, ckpt_path=str(resume) if resume else None)
     trainer.save_checkpoint(ckpt_dir / "last.ckpt")
     encoder_path = run_dir / "encoder.safetensors"
+    method = lit.full_method()  # fsdp: every rank gathers the full weights (a collective)
     if trainer.is_global_zero:
         export_method(method, cfg, encoder_path, image_size, int(trainer.global_step))
-        save_train_stats(run_dir, timer.stats(lit.device))
+        save_train_stats(run_dir, timer.stats())
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return PretrainResult(run_dir, encoder_path, method, derived, trainer.global_rank)

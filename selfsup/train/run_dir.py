@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -31,6 +34,32 @@ def new_run_dir(cfg: RunConfig) -> Path:
         path = Path(cfg.train.out_dir) / f"{name}-{suffix}"
         suffix += 1
     return path
+
+
+# Lightning starts the other ranks of a multi-process run by re-running the command; they find the
+# directory (and derived.json: steps chosen by a time budget) that rank 0 chose here, instead of
+# choosing their own from a clock that may have moved on.
+RUN_DIR_ENV = "SELFSUP_RUN_DIR"
+
+
+def inherited_run_dir() -> Path | None:
+    """The run directory rank 0 chose, in a rank that Lightning launched; else None."""
+    value = os.environ.get(RUN_DIR_ENV)
+    return Path(value) if value and (Path(value) / "derived.json").is_file() else None
+
+
+@contextmanager
+def shared_with_launched_ranks(run_dir: Path) -> Iterator[None]:
+    """Within the block, ranks started by Lightning inherit ``run_dir`` through the environment."""
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
 
 
 def run_dir_of_checkpoint(checkpoint: str | Path) -> Path:

@@ -97,3 +97,42 @@ def test_shard_method_needs_transformer_blocks() -> None:
     method = create_method("rotation", backbone)
     with pytest.raises(ValueError, match="train.strategy=ddp"):
         shard_method(method)
+
+
+def _gather_rank(rank: int, world: int, init: dict, tmp: str) -> dict:
+    from selfsup.train.checkpoint import export_method
+    from selfsup.train.config_loader import load_run_config
+    from selfsup.train.fsdp import gather_into, is_sharded
+
+    method = case("mae").build()
+    method.load_state_dict(init)
+    shard_method(method)
+    plain = case("mae").build() if rank == 0 else None  # rank 1 only takes part in the gather
+    gather_into(method, plain)
+    try:
+        export_method(method, load_run_config(None, [], method="mae"), tmp, 16, 0)
+        refused = ""
+    except ValueError as err:
+        refused = str(err)
+    return {
+        "sharded": [is_sharded(method), plain is not None and is_sharded(plain)],
+        "state": plain.state_dict() if plain is not None else {},
+        "refused": refused,
+    }
+
+
+@pytest.mark.multiprocess
+def test_gather_into_a_plain_copy_and_export_refuses_shards(tmp_path) -> None:
+    method = case("mae").build()
+    with torch.no_grad():
+        for p in method.parameters():
+            p.add_(torch.randn_like(p))  # a state no fresh build() has
+    init = copy.deepcopy(method.state_dict())
+    ranks = run_gloo(_gather_rank, W, init, str(tmp_path / "enc"), timeout=120)
+    assert ranks[0]["sharded"] == [True, False] and ranks[1]["state"] == {}
+    assert init.keys() == ranks[0]["state"].keys()
+    for k, v in init.items():
+        assert torch.equal(ranks[0]["state"][k], v), k
+    for r in ranks:  # export of the sharded module is refused with the fix named
+        assert "gather its full weights first" in r["refused"]
+    assert not (tmp_path / "enc.safetensors").exists()

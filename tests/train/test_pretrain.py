@@ -156,3 +156,52 @@ def test_online_knn_monitor_logs_accuracy(tmp_path):
     rows = list(csv.DictReader(open(result.run_dir / "logs" / "version_0" / "metrics.csv")))
     values = [float(r["online/knn"]) for r in rows if r.get("online/knn")]
     assert len(values) == 2 and all(0.1 < v <= 1.0 for v in values)  # digits: well above 10 % chance
+
+
+def test_fsdp_needs_transformer_blocks_and_fails_before_any_set_up(tmp_path):
+    cfg = tiny_config(tmp_path, "train.strategy=fsdp", "train.run_name=cnn")
+    with pytest.raises(ValueError, match="has none; use a timm ViT backbone or train.strategy=ddp"):
+        pretrain(cfg)
+    assert not (tmp_path / "cnn").exists()  # raised before the run directory or a process group existed
+
+
+def test_channels_last_and_compile_are_applied_to_the_trained_method(tmp_path, monkeypatch):
+    # Recorded, not run: the conversions themselves are tested in test_device_options, and channels_last
+    # CNN training on this CPU corrupts the heap (torch 2.14.1: weight grad of a 1x1 stride-2 NHWC conv).
+    from selfsup.train import lightning_module
+    from selfsup.train import pretrain as pretrain_module
+
+    formats, compiled = [], []
+    monkeypatch.setattr(pretrain_module, "apply_memory_format", lambda *a: formats.append(a) or False)
+    monkeypatch.setattr(lightning_module, "compile_method", lambda m: compiled.append(m) or 1)
+    cfg = tiny_config(
+        tmp_path,
+        "train.max_steps=2",
+        "train.channels_last=true",
+        "train.compile=true",
+        "train.accelerator=cpu",
+        "train.run_name=gpu",
+    )
+    result = pretrain(cfg)
+    # once each, on the method that trained; the device type is train.accelerator's
+    assert len(formats) == 1 and formats[0][0] is result.method and formats[0][1:] == (True, "cpu")
+    assert len(compiled) == 1 and compiled[0] is result.method
+
+
+def test_launched_ranks_use_the_run_dir_and_steps_rank_0_chose(tmp_path, monkeypatch):
+    """Lightning re-runs the command for ranks 1..N-1: they must not pick a new timestamped directory
+    (the clock moved on) or a new step count (their own time-budget calibration) of their own."""
+    import os
+
+    from selfsup.train.run_dir import RUN_DIR_ENV, shared_with_launched_ranks
+
+    first = pretrain(tiny_config(tmp_path, "train.max_steps=3"))
+    assert RUN_DIR_ENV not in os.environ  # set only while trainer.fit runs (when ranks are launched)
+    with shared_with_launched_ranks(first.run_dir):
+        assert os.environ[RUN_DIR_ENV] == str(first.run_dir)
+        second = pretrain(tiny_config(tmp_path, "train.max_steps=5"))
+    assert RUN_DIR_ENV not in os.environ
+    assert second.run_dir == first.run_dir and second.derived == first.derived
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "nothing-here"))  # no derived.json: not inherited
+    third = pretrain(tiny_config(tmp_path, "train.max_steps=2"))
+    assert third.run_dir != first.run_dir and third.derived.total_steps == 2
