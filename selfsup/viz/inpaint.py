@@ -17,6 +17,7 @@ from torch import Tensor
 from selfsup.views import normalize, resize, to_float
 from selfsup.views.inpaint_masks import make_mask
 from selfsup.views.photometric import rgb_to_luma
+from selfsup.views.region_mask import random_region_mask
 from selfsup.viz.encoder_source import load_method_checkpoint
 from selfsup.viz.reconstruct import save_grid
 
@@ -50,7 +51,11 @@ def inpaint_images(
     method: ContextEncoder, images: Tensor, seed: int = 0, mask_kind: str | None = None
 ) -> dict[str, Tensor | float]:
     """``{"masked", "prediction", "pasted", "truth"}`` float ``[B, C, S, S]`` in [0, 1], plus
-    ``"mse"`` / ``"mean_fill_mse"`` (per masked value, normalized pixels)."""
+    ``"mse"`` / ``"mean_fill_mse"`` (per masked value, normalized pixels).
+
+    ``"masked"`` is the encoder's input (the hole filled as ``method.config.fill`` says); ``mask_kind``
+    (``"center"``, ``"blocks"``, ``"region"``) overrides the training mask, e.g. to show the central
+    square on a model trained with random regions. ``"mask"`` ``[B, 1, S, S]`` is returned too."""
     from selfsup.methods.inpainting import context_mean_fill, masked_l2
 
     _check_uint8(images, method.encoder.in_chans)
@@ -62,16 +67,21 @@ def inpaint_images(
     gen = torch.Generator(device=device).manual_seed(seed)
     kind = mask_kind or cfg.mask
     s = method.image_size
-    mask = make_mask(
-        kind,
-        x.shape[0],
-        s,
-        s,
-        fraction=cfg.mask_fraction,
-        block_fraction=cfg.block_fraction,
-        num_blocks=cfg.num_blocks,
-        generator=gen,
-    )
+    if kind == cfg.mask:
+        mask = method.sample_mask(x.shape[0], gen)
+    elif kind == "region":
+        mask = random_region_mask(x.shape[0], s, s, cfg.region_coverage, cfg.region_grid, generator=gen)
+    else:
+        mask = make_mask(
+            kind,
+            x.shape[0],
+            s,
+            s,
+            fraction=cfg.mask_fraction,
+            block_fraction=cfg.block_fraction,
+            num_blocks=cfg.num_blocks,
+            generator=gen,
+        )
     was_training = method.training
     method.eval()
     try:
@@ -84,12 +94,12 @@ def inpaint_images(
     def to_image(t: Tensor) -> Tensor:
         return (t * s_t + m_t).clamp(0, 1)
 
-    grey = (0.5 - m_t) / s_t
     return {
-        "masked": to_image(xn * (1 - mask) + grey * mask),
+        "masked": to_image(method.remove(xn, mask)),  # exactly what the encoder saw
         "prediction": to_image(pred),
         "pasted": to_image(xn * (1 - mask) + pred * mask),
         "truth": x,
+        "mask": mask,
         "mse": float(masked_l2(pred.float(), xn, mask)),
         "mean_fill_mse": float(masked_l2(context_mean_fill(xn, mask).expand_as(xn), xn, mask)),
     }

@@ -206,7 +206,7 @@ CASES: list[Case] = [
             adversarial=True,
         ),
         _gray,
-        why="masked L2 with the same centre hole in every image, per-image discriminator BCE means",
+        why="per-image weighted masked L2 (random regions of equal area), per-image discriminator BCE means",
         bn_ghost=True,
     ),
     Case(

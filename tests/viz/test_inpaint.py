@@ -18,14 +18,14 @@ def _images(n: int = 3, channels: int = 1) -> torch.Tensor:
     )
 
 
-def _method():
+def _method(**kw):
     bb = create_backbone("resnet_small", in_chans=1, image_size=16, width=4, depths=[1, 1, 1])
-    return create_method("inpainting", bb, InpaintingConfig(decoder_width=16))
+    return create_method("inpainting", bb, InpaintingConfig(decoder_width=16, **kw))
 
 
 def test_columns_keep_context_and_grey_out_the_hole() -> None:
     imgs = _images()
-    out = inpaint_images(_method(), imgs)
+    out = inpaint_images(_method(mask="center", fill="zero"), imgs)
     truth = imgs.float() / 255
     torch.testing.assert_close(out["truth"], truth)
     hole = torch.zeros(16, 16, dtype=torch.bool)
@@ -35,6 +35,21 @@ def test_columns_keep_context_and_grey_out_the_hole() -> None:
     torch.testing.assert_close(out["pasted"][..., ~hole], truth[..., ~hole], atol=1e-6, rtol=0)
     torch.testing.assert_close(out["pasted"][..., hole], out["prediction"][..., hole])
     assert out["mse"] > 0 and out["mean_fill_mse"] > 0
+
+
+def test_masked_column_is_the_encoder_input_and_mask_kind_overrides() -> None:
+    imgs = _images(4)
+    m = _method(mask="region", fill="image_mean")
+    out = inpaint_images(m, imgs, seed=2)
+    hole = out["mask"].bool()
+    assert float(out["mask"].sum()) == 4 * round(0.25 * 256)  # the trained random-region mask
+    truth = imgs.float() / 255
+    for i in range(4):  # hole shows the image's mean context value, the context is untouched
+        h = hole[i, 0]
+        torch.testing.assert_close(out["masked"][i, 0][h], truth[i, 0][~h].mean().expand(int(h.sum())))
+        torch.testing.assert_close(out["masked"][i, 0][~h], truth[i, 0][~h], atol=1e-6, rtol=0)
+    center = inpaint_images(m, imgs, mask_kind="center")["mask"]
+    assert float(center[0, 0, 4:12, 4:12].sum()) == 64 and float(center.sum()) == 4 * 64
 
 
 def test_column_grid_layout() -> None:
