@@ -4,7 +4,9 @@
   hand it RGB in [0, 1] (normalization mean 0 / std 1) and it converts to Lab itself;
 - training views: one random resized crop + flip per image, RGB in [0, 1];
 - the quantized in-gamut ab bins and the class-rebalancing prior: the ab histogram of the first
-  ``prior_batches`` batches (summed over ranks), smoothed and turned into per-bin weights (§3.1).
+  ``prior_batches`` training-mode batches (summed over ranks), smoothed and turned into per-bin weights
+  (Zhang et al. 2016, §2.2, eq. 4); ``class_weights()`` reads them without updating the prior
+  (held-out evaluation).
 """
 
 from __future__ import annotations
@@ -62,9 +64,20 @@ class LabPretextMethod(Method):
     @torch.no_grad()
     def rebalance(self, ab: Tensor) -> Tensor:
         """Per-bin weights ``[Q]``; the prior counts grow over the first ``prior_batches`` batches."""
-        cfg = self.config
-        if int(self.prior_batches_seen) < cfg.prior_batches:
+        if self.training and int(self.prior_batches_seen) < self.config.prior_batches:
             self.prior_counts += all_reduce_sum(empirical_prior(ab, self.ab_centers))
             self.prior_batches_seen += 1
-        prior = smooth_prior(self.prior_counts, self.ab_centers, cfg.prior_sigma)
+        return self.class_weights(ab)
+
+    @torch.no_grad()
+    def class_weights(self, ab: Tensor | None = None) -> Tensor:
+        """The current per-bin weights ``[Q]`` (eq. 4) without updating the prior; before any training
+        batch (no counts yet) the prior comes from ``ab`` ``[B, 2, H, W]`` (held-out evaluation)."""
+        cfg = self.config
+        counts = self.prior_counts
+        if float(counts.sum()) <= 0:
+            if ab is None:
+                raise ValueError("no prior estimated yet: train first or pass ab to estimate it from")
+            counts = empirical_prior(ab, self.ab_centers)
+        prior = smooth_prior(counts, self.ab_centers, cfg.prior_sigma)
         return rebalance_weights(prior, cfg.rebalance_lambda)

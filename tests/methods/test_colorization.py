@@ -128,3 +128,54 @@ def test_constant_prediction_is_the_weighted_mean_and_optimal() -> None:
     for _ in range(20):  # no other constant does better
         other = torch.randn(4, generator=g).view(1, 4, 1, 1).expand_as(z)
         assert float(rebalanced_soft_cross_entropy(other, z, w)) >= float(best) - 1e-6
+
+
+def test_loss_is_the_unweighted_or_the_rebalanced_ce_and_the_prior_is_always_estimated() -> None:
+    from selfsup.views.ab_bins import empirical_prior, rebalance_weights, smooth_prior, soft_encode
+
+    imgs = photos(4)
+    for rebalance in (False, True):
+        m = _method(rebalance=rebalance)
+        batch = m.make_batch(imgs, generator=torch.Generator().manual_seed(0))
+        out = m.training_step(batch, Progress(0, 1))
+        assert int(m.prior_batches_seen) == 1  # estimated even when the loss does not use it
+        ab = m.target_ab(rgb_to_lab(batch.views[0]))
+        weights = rebalance_weights(smooth_prior(empirical_prior(ab, m.ab_centers), m.ab_centers, 5.0), 0.5)
+        torch.testing.assert_close(m.class_weights(), weights)
+        z = soft_encode(ab, m.ab_centers, 5, 5.0)
+        logits = m.predict(batch.views[0])[1]
+        pixel_w = weights[z.argmax(1)] if rebalance else None
+        expected = rebalanced_soft_cross_entropy(logits, z, pixel_w)
+        torch.testing.assert_close(out.loss, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_heldout_pretext_metrics_leave_the_prior_alone_and_match_the_closed_forms() -> None:
+    from selfsup.views.ab_bins import soft_encode
+
+    torch.manual_seed(0)
+    m = _method(rebalance=False)
+    imgs = photos(12)
+    rgb = imgs.float() / 255
+    before = m.pretext_metrics(rgb)  # no prior yet: the weights come from the evaluated images
+    assert int(m.prior_batches_seen) == 0 and float(m.prior_counts.sum()) == 0
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    for step in range(40):
+        out = m.training_step(m.make_batch(imgs, generator=g), Progress(step, 40))
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    seen = int(m.prior_batches_seen)
+    after = m.pretext_metrics(rgb, batch_size=5)  # batched evaluation == one pass
+    assert int(m.prior_batches_seen) == seen and m.training
+    ab = m.target_ab(rgb_to_lab(rgb))
+    z = soft_encode(ab, m.ab_centers, 5, 5.0)
+    assert abs(after["const_ce"] - float(constant_prediction_ce(z))) < 1e-5
+    assert abs(after["gray_rmse"] - float(ab.pow(2).mean().sqrt())) < 1e-4
+    assert after["ce"] < after["const_ce"] < before["ce"]  # it learned beyond the best constant
+    assert after["ab_rmse"] < after["gray_rmse"]
+    pixel_w = m.class_weights()[z.argmax(1)]  # the training prior's rebalancing weights
+    assert abs(after["const_loss_rb"] - float(constant_prediction_ce(z, pixel_w))) < 1e-4
+    m.eval()
+    m.training_step(m.make_batch(imgs, generator=g), Progress(0, 1))
+    assert int(m.prior_batches_seen) == seen  # an eval-mode step never moves the prior
