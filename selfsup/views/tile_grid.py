@@ -17,6 +17,8 @@ Tile index ``t = 3 * row + col`` (row-major, 4 = centre). ``origins`` are ``(y, 
 Colour counter-measures against chromatic aberration (Doersch §3): ``drop_colors`` keeps one random
 channel per tile and fills the other two with faint noise; ``project_out_green_magenta`` removes the
 green-magenta colour axis. ``standardize_tiles`` is Noroozi's per-tile mean/std normalization (§3).
+Noroozi & Favaro's colour counter-measures (§3.2): ``jitter_channels`` cuts each colour channel of
+each tile at its own offset of up to 2 px; ``random_grayscale_images`` turns 30 % of the images gray.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ import torch
 from torch import Tensor
 
 from selfsup.views.ops import check_generator, check_images
+from selfsup.views.photometric import LUMA_WEIGHTS
 
 __all__ = [
     "TileLayout",
     "drop_colors",
     "extract_tiles",
+    "jitter_channels",
     "project_out_green_magenta",
+    "random_grayscale_images",
     "random_tiles",
     "sample_tile_origins",
     "standardize_tiles",
@@ -140,6 +145,55 @@ def random_tiles(x: Tensor, layout: TileLayout, *, generator: torch.Generator) -
         x.shape[0], x.shape[2], x.shape[3], layout, generator=generator, device=x.device
     )
     return extract_tiles(x, origins, layout.tile), origins
+
+
+def jitter_channels(
+    x: Tensor, origins: Tensor, tile: int, max_shift: int, *, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Tiles whose colour channels are each cut at their own offset (Noroozi & Favaro §3.2).
+
+    ``x [B, C, H, W]`` (any dtype), tile corners ``origins [B, T, 2]`` -> ``(tiles [B, T, C, tile, tile],
+    shifts [B, T, C, 2])``: channel ``c`` of tile ``t`` is the ``tile x tile`` square of channel ``c`` at
+    ``origins[:, t] + shifts[:, t, c]``, with every shift drawn uniformly in ``[-max_shift, max_shift]``
+    per axis and then clamped so that the square stays inside the image (the returned ``shifts`` are
+    the clamped ones). The paper uses 0, +-1 or +-2 px at 64 px tiles: misaligned channels make the
+    colour fringes of chromatic aberration useless for telling where a tile sat in the image.
+    """
+    check_images(x, "x", floating=None)
+    check_generator(generator, x)
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
+    b, c, h, w = x.shape
+    if origins.ndim != 3 or origins.shape[0] != b or origins.shape[2] != 2:
+        raise ValueError(f"origins must have shape [B, T, 2] with B = {b}, got {tuple(origins.shape)}")
+    t = origins.shape[1]
+    shifts = torch.randint(-max_shift, max_shift + 1, (b, t, c, 2), generator=generator, device=x.device)
+    limit = torch.tensor([h - tile, w - tile], device=x.device)
+    moved = torch.minimum((origins[:, :, None, :] + shifts).clamp_min(0), limit)  # [B, T, C, 2]
+    channels = [extract_tiles(x[:, k : k + 1], moved[:, :, k], tile) for k in range(c)]
+    return torch.cat(channels, dim=2), moved - origins[:, :, None, :]
+
+
+def random_grayscale_images(tiles: Tensor, prob: float, *, generator: torch.Generator) -> Tensor:
+    """Replace all tiles of a random ``prob`` fraction of the images by their gray version.
+
+    Float RGB tiles ``[B, T, 3, h, w]`` -> same shape; a gray image has its BT.601 luma
+    (0.299 R + 0.587 G + 0.114 B) in all three channels. One draw per image, so the 9 tiles of a
+    puzzle are all colour or all gray (Noroozi & Favaro §3.2: 30 % of the images are gray, so the
+    network cannot rely on colour cues such as chromatic aberration).
+    """
+    if tiles.ndim != 5 or tiles.shape[2] != 3 or not tiles.is_floating_point():
+        raise ValueError(
+            f"random_grayscale_images needs float RGB tiles [B, T, 3, h, w], got {tuple(tiles.shape)} "
+            f"{tiles.dtype}; it is for colour images (grayscale data is already gray)"
+        )
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must be in [0, 1], got {prob}")
+    check_generator(generator, tiles)
+    gray = torch.rand(tiles.shape[0], generator=generator, device=tiles.device) < prob
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=tiles.dtype, device=tiles.device)
+    luma = torch.einsum("btchw,c->bthw", tiles, weights).unsqueeze(2).expand_as(tiles)
+    return torch.where(gray.view(-1, 1, 1, 1, 1), luma, tiles)
 
 
 def drop_colors(tiles: Tensor, *, generator: torch.Generator, noise_fraction: float = 0.01) -> Tensor:

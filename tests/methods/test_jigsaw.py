@@ -12,10 +12,18 @@ from selfsup.types import Progress
 from selfsup.views.permutations import apply_permutations, invert_permutations, permutation_set
 
 
-def tiny(**kw):
+def tiny(in_chans=1, **kw):
     kw = {"num_permutations": 12, "tile": 5, "gap": 2, "jitter": 1, "fc6_dim": 8, "fc7_dim": 16, **kw}
-    backbone = create_backbone("resnet_small", in_chans=1, width=4, depths=(1, 1))
+    backbone = create_backbone("resnet_small", in_chans=in_chans, width=4, depths=(1, 1))
     return Jigsaw(backbone, JigsawConfig(**kw))
+
+
+def unshuffled_uint8(method, batch):
+    """The batch's tiles back in grid order and in uint8 (for ``standardize=False``): [B, 9, C, t, t]."""
+    shuffled = torch.round((torch.stack(batch.views, 1) * 0.5 + 0.5) * 255).to(torch.uint8)
+    return apply_permutations(
+        shuffled, invert_permutations(method.permutations[batch.targets["permutation"]])
+    )
 
 
 def test_inverse_permutation_reconstructs_the_tiled_image():
@@ -96,3 +104,66 @@ def test_config_validation_and_registry():
     backbone = create_backbone("resnet_small", in_chans=1, width=4, depths=(1, 1))
     method = create_method("jigsaw", backbone, JigsawConfig(num_permutations=10, tile=4, gap=2, jitter=1))
     assert isinstance(method, Jigsaw) and method.normalization() == ([0.5], [0.5])
+    with pytest.raises(ValueError, match="method.channel_jitter"):
+        tiny(channel_jitter=3)  # more than half of a 5 px tile
+    with pytest.raises(TypeError, match="method.channel_jitter"):
+        tiny(channel_jitter=1.5)
+    with pytest.raises(ValueError, match="method.gray_prob"):
+        tiny(gray_prob=-0.1)
+
+
+def test_paper_defaults_of_the_shortcut_counter_measures():
+    config = JigsawConfig()
+    assert (config.tile, config.gap, config.jitter) == (64, 11, 5)  # 64 px tiles anywhere in ~75 px cells
+    assert config.tile + config.gap == 75 and config.gap == 2 * config.jitter + 1
+    assert config.standardize and config.channel_jitter == 2 and config.gray_prob == 0.3
+
+
+def test_colour_counter_measures_leave_grayscale_batches_unchanged():
+    images = torch.randint(0, 256, (5, 1, 24, 24), dtype=torch.uint8)
+    plain = tiny(channel_jitter=0, gray_prob=0.0).make_batch(
+        images, generator=torch.Generator().manual_seed(3)
+    )
+    default = tiny().make_batch(images, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(a, b) for a, b in zip(plain.views, default.views, strict=True))
+    assert torch.equal(plain.targets["permutation"], default.targets["permutation"])
+
+
+def test_rgb_channels_are_cut_at_their_own_offsets_of_at_most_two_pixels():
+    method = tiny(in_chans=3, tile=7, gap=2, jitter=1, standardize=False, gray_prob=0.0)
+    images = torch.randint(0, 256, (6, 3, 30, 30), dtype=torch.uint8)
+    batch = method.make_batch(images, generator=torch.Generator().manual_seed(4))
+    tiles, origins = unshuffled_uint8(method, batch), batch.targets["origins"]
+    offsets = []
+    for b in range(6):
+        for t in range(9):
+            y, x = origins[b, t].tolist()
+            for c in range(3):  # the one offset within +-2 px whose crop is this channel
+                found = [
+                    (dy, dx)
+                    for dy in range(-2, 3)
+                    for dx in range(-2, 3)
+                    if 0 <= y + dy <= 23
+                    and 0 <= x + dx <= 23
+                    and torch.equal(tiles[b, t, c], images[b, c, y + dy : y + dy + 7, x + dx : x + dx + 7])
+                ]
+                assert len(found) == 1
+                offsets.append(found[0])
+    assert len(set(offsets)) > 10  # channels really move, independently
+
+
+def test_gray_prob_turns_whole_puzzles_gray():
+    method = tiny(in_chans=3, standardize=False, channel_jitter=0, gray_prob=0.5)
+    images = torch.randint(0, 256, (400, 3, 24, 24), dtype=torch.uint8)
+    batch = method.make_batch(images, generator=torch.Generator().manual_seed(5))
+    x = torch.stack(batch.views, 1)  # [B, 9, 3, t, t]
+    equal = (x[:, :, 0] == x[:, :, 1]) & (x[:, :, 1] == x[:, :, 2])  # gray pixels
+    gray = equal.flatten(1).all(1)
+    assert abs(gray.float().mean().item() - 0.5) < 0.08
+    assert not equal[~gray].flatten(1).all(1).any()  # random colour tiles keep their colours
+    luma = (0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]) / 255  # naive reference
+    tiles = apply_permutations(x, invert_permutations(method.permutations[batch.targets["permutation"]]))
+    for b in torch.nonzero(gray).flatten()[:20].tolist():
+        for t in range(9):
+            y, xx = batch.targets["origins"][b, t].tolist()
+            torch.testing.assert_close(tiles[b, t, 0] * 0.5 + 0.5, luma[b, y : y + 5, xx : xx + 5])

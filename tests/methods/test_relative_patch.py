@@ -94,3 +94,28 @@ def test_config_validation_and_registry():
         tiny().make_batch(torch.zeros(2, 1, 20, 20, dtype=torch.uint8), generator=torch.Generator())
     backbone = create_backbone("resnet_small", in_chans=3, width=4, depths=(1, 1))
     assert isinstance(create_method("relative_patch", backbone), RelativePatch)
+
+
+def test_paper_defaults_of_the_shortcut_counter_measures():
+    config = RelativePatchConfig()
+    # Doersch et al. §3: 96 px patches, a gap of about half the patch, jitter up to 7 px, colour dropping.
+    assert (config.tile, config.gap, config.jitter, config.color) == (96, 48, 7, "drop")
+    assert TileLayout(config.tile, config.gap, config.jitter).span == 3 * 96 + 2 * 48 + 2 * 7
+
+
+def test_dropped_channels_are_faint_noise_and_projection_removes_green_magenta():
+    images = torch.randint(0, 256, (8, 3, 30, 30), dtype=torch.uint8)
+    plain = tiny(chans=3).make_batch(images, generator=torch.Generator().manual_seed(3))
+    dropped = tiny(chans=3, color="drop").make_batch(images, generator=torch.Generator().manual_seed(3))
+    for plain_view, drop_view in zip(plain.views, dropped.views, strict=True):
+        kept = (plain_view == drop_view).flatten(2).all(2)  # [B, 3], one True per patch
+        kept_std = (plain_view * 0.5)[kept].flatten(1).std(1)  # std of the kept channel in [0, 1] units
+        noise = (drop_view * 0.5 + 0.5)[~kept].unflatten(0, (-1, 2)).flatten(2)  # [B, 2, h * w]
+        # §3: the dropped channels are Gaussian noise of ~1/100 the kept channel's std (here around 0.5).
+        assert (noise.mean(2) - 0.5).abs().max() < 0.01
+        ratio = noise.std(2) / kept_std[:, None]
+        assert ((ratio > 0.005) & (ratio < 0.02)).all()
+    projected = tiny(chans=3, color="project").make_batch(images, generator=torch.Generator().manual_seed(3))
+    axis = torch.tensor([-1.0, 2.0, -1.0]) / 6**0.5
+    for view in projected.views:  # no component along the green-magenta axis is left
+        assert torch.einsum("bchw,c->bhw", view * 0.5 + 0.5, axis).abs().max() < 1e-5

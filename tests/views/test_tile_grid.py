@@ -8,7 +8,9 @@ from selfsup.views.tile_grid import (
     TileLayout,
     drop_colors,
     extract_tiles,
+    jitter_channels,
     project_out_green_magenta,
+    random_grayscale_images,
     random_tiles,
     sample_tile_origins,
     standardize_tiles,
@@ -113,3 +115,56 @@ def test_standardize_tiles_per_tile():
     assert torch.allclose(out.mean(dim=(-3, -2, -1)), torch.zeros(4, 9), atol=1e-4)
     assert torch.allclose(out.std(dim=(-3, -2, -1)), torch.ones(4, 9), atol=1e-5)
     assert torch.equal(standardize_tiles(torch.full((1, 1, 2, 2), 0.7)), torch.zeros(1, 1, 2, 2))
+
+
+def test_jittered_channels_are_naive_crops_at_their_own_clamped_offsets():
+    x = torch.randint(0, 256, (6, 3, 30, 31), dtype=torch.uint8)
+    layout = TileLayout(tile=7, gap=2, jitter=1)
+    origins = sample_tile_origins(6, 30, 31, layout, generator=gen(3), device=torch.device("cpu"))
+    tiles, shifts = jitter_channels(x, origins, 7, 2, generator=gen(4))
+    assert tiles.shape == (6, 9, 3, 7, 7) and tiles.dtype == torch.uint8 and shifts.shape == (6, 9, 3, 2)
+    assert shifts.abs().max() <= 2
+    for b in range(6):
+        for t in range(9):
+            for c in range(3):
+                y, xx = (origins[b, t] + shifts[b, t, c]).tolist()
+                assert 0 <= y <= 30 - 7 and 0 <= xx <= 31 - 7  # clamped inside the image
+                assert torch.equal(tiles[b, t, c], x[b, c, y : y + 7, xx : xx + 7])
+    # Away from the borders every offset in [-2, 2] per axis occurs, independently per channel.
+    many = sample_tile_origins(500, 30, 31, layout, generator=gen(5), device=torch.device("cpu"))
+    inner = many.clamp(2, 30 - 7 - 2)
+    _, s = jitter_channels(x[:1].expand(500, -1, -1, -1), inner, 7, 2, generator=gen(6))
+    assert set(s.flatten().tolist()) == {-2, -1, 0, 1, 2}
+    assert (s[:, :, 0] != s[:, :, 1]).any(-1).float().mean() > 0.9
+    # Corner tiles: offsets that would leave the image are clamped to its edge.
+    corner = torch.zeros(1, 1, 2, dtype=torch.long)
+    _, s0 = jitter_channels(x[:1], corner, 7, 2, generator=gen(7))
+    assert s0.min() >= 0
+
+
+def test_zero_channel_jitter_is_plain_extraction_and_bad_shift_raises():
+    x = torch.randint(0, 256, (3, 3, 24, 24), dtype=torch.uint8)
+    tiles, origins = random_tiles(x, TileLayout(5, 2, 1), generator=gen())
+    same, shifts = jitter_channels(x, origins, 5, 0, generator=gen())
+    assert torch.equal(same, tiles) and not shifts.any()
+    with pytest.raises(ValueError, match="max_shift"):
+        jitter_channels(x, origins, 5, -1, generator=gen())
+    with pytest.raises(ValueError, match="origins"):
+        jitter_channels(x, origins[:2], 5, 1, generator=gen())
+
+
+def test_random_grayscale_turns_whole_images_gray_with_bt601_luma():
+    tiles = torch.rand(4000, 9, 3, 4, 4)
+    out = random_grayscale_images(tiles, 0.3, generator=gen(8))
+    gray = (out != tiles).flatten(1).any(1)  # images that changed
+    assert abs(gray.float().mean().item() - 0.3) < 0.03
+    r, g, b = tiles[gray].unbind(2)
+    luma = 0.299 * r + 0.587 * g + 0.114 * b  # naive reference, [n, 9, h, w]
+    for c in range(3):
+        torch.testing.assert_close(out[gray][:, :, c], luma)  # all 9 tiles of a gray image
+    assert torch.equal(out[~gray], tiles[~gray])  # colour images untouched
+    assert torch.equal(random_grayscale_images(tiles, 0.0, generator=gen()), tiles)
+    with pytest.raises(ValueError, match="RGB tiles"):
+        random_grayscale_images(torch.rand(2, 9, 1, 4, 4), 0.3, generator=gen())
+    with pytest.raises(ValueError, match="prob"):
+        random_grayscale_images(tiles[:2], 1.5, generator=gen())
