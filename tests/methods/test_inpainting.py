@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from method_training import train_steps
 
 from selfsup.backbones import create_backbone
 from selfsup.methods.inpainting import (
@@ -106,13 +107,7 @@ def test_learns_to_beat_the_context_mean_fill() -> None:
     torch.manual_seed(0)
     m = _method()
     images = _digits(64)
-    opt = torch.optim.Adam(m.parameters(), 3e-3)
-    g = torch.Generator().manual_seed(0)
-    for step in range(60):
-        out = m.training_step(m.make_batch(images, generator=g), Progress(step, 60))
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
+    out = train_steps(m, images, 60)
     assert float(out.metrics["rec_mse"]) < 0.6 * float(out.metrics["mean_baseline_mse"])
 
 

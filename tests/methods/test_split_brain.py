@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from method_training import train_steps
 from skimage import data
 
 from selfsup.backbones import create_backbone
 from selfsup.methods.split_brain import SplitBrain, SplitBrainConfig, lightness_bins
 from selfsup.registry import create_method
-from selfsup.types import Progress
 from selfsup.views.lab import normalize_ab, normalize_l, rgb_to_lab
 
 
@@ -56,13 +56,7 @@ def test_loss_is_the_sum_and_both_halves_learn() -> None:
     torch.manual_seed(0)
     m = _method()
     imgs = photos(12)
-    opt = torch.optim.Adam(m.parameters(), 3e-3)
-    g = torch.Generator().manual_seed(0)
-    for step in range(40):
-        out = m.training_step(m.make_batch(imgs, generator=g), Progress(step, 40))
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
+    out = train_steps(m, imgs, 40)
     met = out.metrics
     torch.testing.assert_close(out.loss.detach(), met["loss_l_to_ab"] + met["loss_ab_to_l"])
     assert float(met["loss_l_to_ab"]) < float(met["ab_const_ce"])
