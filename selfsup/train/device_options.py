@@ -5,7 +5,7 @@ NHWC. cuDNN's tensor-core convolutions run natively in NHWC, so CNNs skip the la
 around every convolution under bf16/fp16 (NVIDIA's "Tensor Core performance guide"; torch's
 channels_last tutorial reports 8-35 % faster ResNets). ``auto`` turns it on for CUDA runs of a model
 that has convolutions with more than one layer (a ViT's single patch-embedding conv gains nothing),
-and off on CPU, where oneDNN picks its own layouts.
+and off on CPU, where oneDNN picks its own layouts (``true`` is ignored there, with a warning).
 
 ``train.compile`` (``false`` | ``true``): ``torch.compile`` with the default inductor backend. A model
 with transformer blocks is compiled *regionally*: each block is compiled in place and all blocks
@@ -15,6 +15,8 @@ share one compiled graph, so compile time is that of one block rather than of th
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import nn
@@ -34,10 +36,19 @@ def use_channels_last(choice: str | bool, module: nn.Module, device_type: str) -
     choice = str(choice).lower()
     if choice not in CHANNELS_LAST_CHOICES:
         raise ValueError(f"train.channels_last must be one of auto, true, false; got {choice!r}")
-    if choice == "auto":
-        # Count the encoder's convolutions: a method may hold several copies (DINO's teacher).
-        return device_type == "cuda" and conv_layers(getattr(module, "encoder", module)) > 1
-    return choice == "true"
+    if choice == "false":
+        return False
+    if device_type != "cuda":
+        if choice == "true":
+            warnings.warn(
+                "train.channels_last=true is a CUDA option and is ignored on the CPU (oneDNN chooses its own "
+                "layouts; an NHWC weight gradient of a strided 1x1 convolution was seen to corrupt the heap "
+                "in torch 2.14.1 on CPU); use train.channels_last=auto",
+                stacklevel=2,
+            )
+        return False
+    # Count the encoder's convolutions: a method may hold several copies (DINO's teacher).
+    return choice == "true" or conv_layers(getattr(module, "encoder", module)) > 1
 
 
 def compile_regions(module: nn.Module) -> list[nn.Module]:

@@ -44,7 +44,9 @@ def test_auto_is_channels_last_only_for_cnns_on_cuda():
     )
     assert conv_layers(dino) == 2  # student and teacher patch embeddings: still a ViT
     assert not use_channels_last("auto", dino, "cuda")
-    assert use_channels_last(True, vit, "cpu") and not use_channels_last("false", cnn, "cuda")
+    assert use_channels_last(True, vit, "cuda") and not use_channels_last("false", cnn, "cuda")
+    with pytest.warns(UserWarning, match="ignored on the CPU"):
+        assert not use_channels_last(True, cnn, "cpu")
 
 
 def test_channels_last_changes_layout_not_values():
@@ -52,7 +54,7 @@ def test_channels_last_changes_layout_not_values():
     method = _cnn().eval()
     x = torch.rand(2, 3, 32, 32)
     before = method.encoder(x)
-    assert apply_memory_format(method, True, "cpu")
+    assert apply_memory_format(method, True, "cuda")  # the layout change itself needs no GPU
     weight = next(p for p in method.parameters() if p.dim() == 4)
     assert weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(method.encoder(x), before, rtol=1e-5, atol=1e-5)
