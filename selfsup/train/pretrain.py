@@ -35,6 +35,7 @@ from selfsup.train.lightning_module import LitMethod
 from selfsup.train.online_knn import OnlineKNN
 from selfsup.train.progress import StepProgressBar
 from selfsup.train.run_dir import (
+    externally_launched,
     inherited_run_dir,
     load_derived,
     new_run_dir,
@@ -96,6 +97,12 @@ def pretrain(
         # The same steps and schedule as the interrupted run, or as rank 0 of this run chose.
         derived = load_derived(run_dir)
     elif cfg.train.time_budget_minutes is not None:
+        if externally_launched():
+            raise ValueError(
+                "train.time_budget_minutes in a job whose ranks torchrun or SLURM started: each rank would "
+                "time its own steps and could choose a different step count (and hang); set "
+                "train.max_steps=N instead, or let Lightning start the ranks (train.devices=N)"
+            )
         step_s = seconds_per_step(method, dataset, cfg, derived)
         derived = derive(
             cfg, items, _world_size(cfg), steps_for_budget(cfg.train.time_budget_minutes, step_s)

@@ -26,7 +26,34 @@ from selfsup.train.config import Derived, RunConfig
 from selfsup.train.config_loader import config_to_dict
 
 
+def externally_launched() -> bool:
+    """True in one process of a multi-process job that torchrun or SLURM started (not Lightning)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def launch_id() -> str | None:
+    """An id all ranks of an external launch share: torchrun's rendezvous id, else SLURM's job id."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id and run_id != "none":
+        return run_id
+    return os.environ.get("SLURM_JOB_ID")
+
+
 def new_run_dir(cfg: RunConfig) -> Path:
+    """``out_dir/<run_name>``, or ``out_dir/<method>-<data>-<time>`` (``-N`` added if taken).
+
+    Ranks started together by torchrun or SLURM each call this: without ``train.run_name`` they name the
+    directory after the launch's shared id, never after their own clock.
+    """
+    if cfg.train.run_name is None and externally_launched():
+        shared = launch_id()
+        if shared is None:
+            raise ValueError(
+                "this process is one of several started by a launcher (WORLD_SIZE or SLURM_NTASKS > 1) "
+                "without a shared run id, so the ranks cannot agree on a run directory: set "
+                "train.run_name=NAME (or launch with torchrun --rdzv-id=ID)"
+            )
+        return Path(cfg.train.out_dir) / f"{cfg.method_name}-{cfg.data.name}-{shared}"
     name = cfg.train.run_name or f"{cfg.method_name}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = Path(cfg.train.out_dir) / name
     suffix = 1
