@@ -15,8 +15,10 @@ time the same pointer propagates masks from frame 0
 
 Inputs: ``make_batch`` takes uint8 ``[B, 6, H, W]`` = reference RGB stacked on target RGB (what
 ``selfsup.data.video.FramePairs`` yields). The k-means centroids are fit once, on the ab values of the
-first batch (deterministic with the batch's generator) and kept in a buffer, so checkpoints carry
-them (the paper clusters a training-set sample; a first batch of a few thousand locations is one).
+first batch, and kept in a buffer, so checkpoints carry them (the paper clusters a training-set sample;
+a first batch of a few thousand locations is one). Under DDP every rank fits on the first batch of
+*all* ranks (gathered) with the same fixed seed, so all ranks share one codebook, the one a single
+process would fit on the whole batch.
 Defaults scaled for CPU: 64-d embeddings as the paper, a small CIFAR-style ResNet (stride 4) instead
 of ResNet-18 + 3D convs at stride 8 on 256 px.
 """
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.methods.base import Method, MethodConfig
+from selfsup.nn.distributed import all_gather_no_grad
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views.lab import normalize_l, rgb_to_lab
@@ -58,6 +61,9 @@ class VideoColorizationConfig(MethodConfig):
             raise ValueError(
                 "method.kmeans_iters must be >= 1 and method.kmeans_samples >= method.num_colors"
             )
+
+
+CODEBOOK_SEED = 0  # k-means start and subsample: the same on every rank and in every run
 
 
 def kmeans(points: Tensor, k: int, iters: int, generator: torch.Generator | None = None) -> Tensor:
@@ -138,7 +144,9 @@ class VideoColorization(Method):
         ref_gray, ref_ab = self._gray(images[:, :3])
         tgt_gray, tgt_ab = self._gray(images[:, 3:])
         if not bool(self.centroids_ready):
-            self._fit_centroids(torch.cat([ref_ab, tgt_ab]), generator)
+            # Not the view generator: it differs between ranks, and every rank must fit the same codebook.
+            every_rank = torch.cat([all_gather_no_grad(ref_ab), all_gather_no_grad(tgt_ab)])
+            self._fit_centroids(every_rank, torch.Generator().manual_seed(CODEBOOK_SEED))
         targets = {"ref_colors": self.color_classes(ref_ab), "tgt_colors": self.color_classes(tgt_ab)}
         return Batch(
             views=[ref_gray, tgt_gray], targets=targets, labels=labels, indices=indices, images=images

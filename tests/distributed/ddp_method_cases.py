@@ -238,10 +238,8 @@ CASES: list[Case] = [
             embed_dim=8,
         ),
         lambda n: frame_pairs(n, 16),
-        why="per-location NLL mean with one shared colour codebook. The codebook is fit by k-means on the "
-        "first batch a process sees: under DDP each rank fits its own on its B frame pairs (different "
-        "centroids, hence different targets) in the first step, before Lightning's buffer broadcast "
-        "makes rank 0's the shared one; with a shared codebook the step equals the 2B run",
+        why="per-location NLL mean with one shared colour codebook, fitted by k-means with a fixed seed on "
+        "the first batch of all ranks (gathered), so every rank fits the one the 2B run uses",
     ),
 ]
 
