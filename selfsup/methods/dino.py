@@ -35,6 +35,7 @@ from selfsup.losses.dino import DINOLoss, dino_cross_entropy
 from selfsup.methods.base import Method, MethodConfig
 from selfsup.nn.dino_head import DINOHead
 from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
+from selfsup.nn.grad_clip import clip_grad_norm_per_parameter_
 from selfsup.registry import register_method
 from selfsup.train.collapse import (
     STATUS_CODES,
@@ -79,11 +80,18 @@ class DINOConfig(MethodConfig):
     views: ViewRecipe = dataclasses.field(default_factory=lambda: DINO_BASE_RECIPE)
     eval_encoder: str = "teacher"  # teacher | student: which backbone evaluation and export receive
     collapse_patience: int = 20  # steps of collapse before a warning
+    # Reference code: each student parameter's gradient norm clipped to 3.0 on its own (--clip_grad);
+    # None leaves clipping to optim.grad_clip (one global norm).
+    clip_grad_per_parameter: float | None = None
 
     def validate(self) -> None:
         for name in ("out_dim", "hidden_dim", "bottleneck_dim", "head_layers", "collapse_patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"method.{name} must be >= 1, got {getattr(self, name)}")
+        if self.clip_grad_per_parameter is not None and not self.clip_grad_per_parameter > 0:
+            raise ValueError(
+                f"method.clip_grad_per_parameter must be > 0 (DINO: 3.0) or null, got {self.clip_grad_per_parameter}"
+            )
         if self.out_dim < 2:
             raise ValueError(f"method.out_dim must be >= 2 (DINO: 65536), got {self.out_dim}")
         for name in ("student_temp", "teacher_temp", "warmup_teacher_temp"):
@@ -249,6 +257,11 @@ class DINO(Method):
         return metrics
 
     def after_backward(self, progress: Progress) -> None:
+        if self.config.clip_grad_per_parameter is not None:
+            clip_grad_norm_per_parameter_(
+                [*self.student.parameters(), *self.student_head.parameters()],
+                self.config.clip_grad_per_parameter,
+            )
         # Reference code: `cancel_gradients_last_layer` sets the grads to None, so the optimizer skips
         # the layer entirely (no momentum or weight-decay update either).
         if self.last_layer_frozen(progress):

@@ -228,3 +228,23 @@ def test_pretrain_end_to_end_schedules_weight_decay_and_exports_teacher(tmp_path
     assert read_metadata(result.encoder_path)["exported_backbone"] == "teacher"
     student = result.method.student.state_dict()
     assert any(not torch.equal(student[k], teacher[k]) for k in teacher if teacher[k].is_floating_point())
+
+
+def test_per_parameter_clip_bounds_each_student_gradient_as_the_reference():
+    m = _method(clip_grad_per_parameter=0.01, freeze_last_layer_epochs=0.0)
+    progress = Progress(0, 10, steps_per_epoch=10)
+    (100 * m.training_step(_batch(m), progress).loss).backward()  # large gradients
+    student = [*m.student.parameters(), *m.student_head.parameters()]
+    before = [p.grad.norm().item() if p.grad is not None else None for p in student]
+    m.after_backward(progress)
+    for p, norm in zip(student, before, strict=True):
+        if norm is None:
+            continue
+        if norm > 0.01:
+            assert p.grad.norm().item() == pytest.approx(0.01, rel=1e-3)  # clipped on its own ...
+        else:
+            assert p.grad.norm().item() == pytest.approx(norm)  # ... the small ones untouched
+    assert sum(n is not None and n > 0.01 for n in before) > 0
+    assert all(p.grad is None for p in m.teacher.parameters())  # the teacher gets no gradient
+    with pytest.raises(ValueError, match="clip_grad_per_parameter"):
+        _method(clip_grad_per_parameter=0.0)
