@@ -23,6 +23,12 @@ from torch import Tensor, nn
 from selfsup.types import Batch, Progress, StepOutput
 
 
+def view_generator(images: Tensor, generator: torch.Generator | None) -> torch.Generator:
+    """``generator``, or one seeded with 0 on the images' device: ``make_batch`` without a generator is
+    deterministic (the trainer always passes one, seeded per micro-batch and rank)."""
+    return generator if generator is not None else torch.Generator(device=images.device).manual_seed(0)
+
+
 @dataclass
 class MethodConfig:
     """Base of every method's config dataclass (methods add their own fields)."""

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.losses.clip import ClipLoss
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.text_transformer import TextTransformer
 from selfsup.nn.tokenizer import ClipTokenizer, fit_context
 from selfsup.registry import register_method
@@ -119,8 +119,7 @@ class CLIP(Method):
                 f"clip needs caption token ids [B, L] as the dataset's second item, got {got}; train on a "
                 "caption dataset (data.name=stamps_captions | fashion_mnist_captions | captions data.root=FILE)"
             )
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         size = self.config.view_size or images.shape[-1]
         view = apply_recipe(images, self._recipe(size), generator)
         return Batch(

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from selfsup.backbones.patch_grid import PatchGridBackbone
 from selfsup.losses.cpc import cpc_info_nce
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.causal_context import MaskedContext2d
 from selfsup.nn.patches import patch_grid
 from selfsup.registry import register_method
@@ -117,8 +117,7 @@ class CPC(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         size = self.config.view_size or images.shape[-1]
         view = apply_recipe(images, dataclasses.replace(self.config.views, size=size), generator)
         targets = {}

@@ -55,13 +55,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.channelwise_fc import ChannelwiseFC, PooledBridge
 from selfsup.nn.conv_decoder import ConvDecoder, spatial_features
 from selfsup.nn.discriminator import ConvDiscriminator
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
-from selfsup.views import normalize, random_resized_crop, to_float
+from selfsup.views import normalize, random_crop_flip
 from selfsup.views.inpaint_masks import apply_mask, make_mask
 from selfsup.views.region_mask import random_region_mask
 
@@ -206,12 +206,9 @@ class ContextEncoder(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         cfg = self.config
-        x = random_resized_crop(
-            to_float(images), self.image_size, cfg.crop_scale, flip_p=cfg.flip_p, generator=generator
-        )
+        x = random_crop_flip(images, self.image_size, cfg.crop_scale, cfg.flip_p, generator=generator)
         x = normalize(x, *self.normalization())
         mask = self.sample_mask(x.shape[0], generator)
         return Batch(views=[x], targets={"mask": mask}, labels=labels, indices=indices, images=images)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.methods.relative_patch import tile_head
 from selfsup.nn.heads import ProjectionHead
 from selfsup.registry import register_method
@@ -109,8 +109,7 @@ class Jigsaw(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         b, channels = images.shape[0], images.shape[1]
         colour = channels == 3  # the colour counter-measures only act on RGB images
         tiles, origins = random_tiles(images, self.layout, generator=generator)  # [B, 9, C, t, t]

@@ -18,10 +18,10 @@ import torch
 from torch import Tensor, nn
 
 from selfsup.backbones.lab_input import lab_backbone_like
-from selfsup.methods.base import Method
+from selfsup.methods.base import Method, view_generator
 from selfsup.nn.distributed import all_reduce_sum
 from selfsup.types import Batch
-from selfsup.views import random_resized_crop, to_float
+from selfsup.views import random_crop_flip
 from selfsup.views.ab_bins import empirical_prior, in_gamut_ab_bins, rebalance_weights, smooth_prior
 
 
@@ -53,12 +53,9 @@ class LabPretextMethod(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         cfg = self.config
-        x = random_resized_crop(
-            to_float(images), self.image_size, cfg.crop_scale, flip_p=cfg.flip_p, generator=generator
-        )
+        x = random_crop_flip(images, self.image_size, cfg.crop_scale, cfg.flip_p, generator=generator)
         return Batch(views=[x], labels=labels, indices=indices, images=images)
 
     @torch.no_grad()

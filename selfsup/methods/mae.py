@@ -22,13 +22,13 @@ import torch
 from torch import Tensor, nn
 
 from selfsup.losses.reconstruction import MaskedReconstructionLoss
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.mae_decoder import MAEDecoder
 from selfsup.nn.patches import patchify
 from selfsup.nn.vit_encoder import check_plain_vit, init_mae_vit, vit_encode_visible, vit_grid
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
-from selfsup.views import normalize, random_resized_crop, to_float
+from selfsup.views import normalize, random_crop_flip
 
 
 @dataclass
@@ -111,13 +111,9 @@ class MAE(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device)
-            generator.manual_seed(0)
+        generator = view_generator(images, generator)
         size = self.grid[0] * self.patch_size
-        x = random_resized_crop(
-            to_float(images), size, self.config.crop_scale, flip_p=self.config.flip_p, generator=generator
-        )
+        x = random_crop_flip(images, size, self.config.crop_scale, self.config.flip_p, generator=generator)
         mean, std = self.normalization()
         x = normalize(x, mean, std)
         noise = torch.rand(x.shape[0], self.grid[0] * self.grid[1], device=x.device, generator=generator)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.distributed import get_world_size
 from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
 from selfsup.nn.heads import ProjectionHead
@@ -131,8 +131,7 @@ class MoCo(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         views = self.make_views(images, generator)
         targets = {}
         if self.config.shuffle_bn:

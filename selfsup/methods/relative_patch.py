@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.heads import ProjectionHead
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
@@ -108,8 +108,7 @@ class RelativePatch(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         b, _, h, w = images.shape
         origins = sample_tile_origins(b, h, w, self.layout, generator=generator, device=images.device)
         position = torch.randint(len(NEIGHBOURS), (b,), generator=generator, device=images.device)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.heads import ProjectionHead
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
@@ -69,8 +69,7 @@ class Rotation(Method):
         indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         x = to_float(images)
         if self.config.crop_scale != (1.0, 1.0) or self.config.flip_p > 0:
             x = random_resized_crop(

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
-from selfsup.views import normalize, random_resized_crop, to_float
+from selfsup.views import normalize, random_crop_flip
 
 __all__ = ["Supervised", "SupervisedConfig", "check_labels"]
 
@@ -103,12 +103,9 @@ class Supervised(Method):
         generator: torch.Generator | None = None,
     ) -> Batch:
         labels = check_labels(labels, self.config.num_classes)
-        if generator is None:
-            generator = torch.Generator(device=images.device).manual_seed(0)
+        generator = view_generator(images, generator)
         size = self.config.view_size or images.shape[-1]
-        x = random_resized_crop(
-            to_float(images), size, self.config.crop_scale, flip_p=self.config.flip_p, generator=generator
-        )
+        x = random_crop_flip(images, size, self.config.crop_scale, self.config.flip_p, generator=generator)
         mean, std = self.normalization()
         return Batch(views=[normalize(x, mean, std)], labels=labels, indices=indices, images=images)
 

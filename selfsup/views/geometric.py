@@ -13,12 +13,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from selfsup.views.ops import bernoulli, check_generator, check_images, check_probability, check_range
+from selfsup.views.ops import (
+    bernoulli,
+    check_generator,
+    check_images,
+    check_probability,
+    check_range,
+    to_float,
+)
 
 __all__ = [
     "CropParams",
     "crop_coordinates",
     "horizontal_flip",
+    "random_crop_flip",
     "random_resized_crop",
     "resize",
     "resized_crop",
@@ -196,6 +204,15 @@ def random_resized_crop(
     flipped = bernoulli(b, flip_p, generator=generator, device=x.device)
     out = resized_crop(x, boxes, size, flipped)
     return (out, CropParams(boxes, flipped)) if return_params else out
+
+
+def random_crop_flip(
+    images: Tensor, size: int, scale: tuple[float, float], flip_p: float, *, generator: torch.Generator
+) -> Tensor:
+    """uint8 ``[B, C, H, W]`` -> float ``[B, C, size, size]`` in [0, 1]: a random resized crop (area fraction in
+    ``scale``) and a horizontal flip with probability ``flip_p``, in one resampling. The single view of the
+    pretext tasks (rotation, inpainting, colorization, split-brain), MAE and supervised training."""
+    return random_resized_crop(to_float(images), size, scale, flip_p=flip_p, generator=generator)
 
 
 def horizontal_flip(x: Tensor, p: float = 0.5, *, generator: torch.Generator) -> Tensor:

@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfsup.views import horizontal_flip, random_resized_crop, resize, resized_crop, sample_crop_boxes
+from selfsup.views import (
+    horizontal_flip,
+    random_crop_flip,
+    random_resized_crop,
+    resize,
+    resized_crop,
+    sample_crop_boxes,
+)
 from selfsup.views.geometric import crop_coordinates
 
 
@@ -164,3 +171,13 @@ def test_bad_inputs_raise_clear_errors():
         random_resized_crop(x, 8, generator=0)
     with pytest.raises(ValueError, match="boxes"):
         resized_crop(x, torch.zeros(3, 4), 8)
+
+
+def test_random_crop_flip_is_the_float_crop_of_the_uint8_batch():
+    images = torch.randint(0, 256, (6, 3, 20, 20), dtype=torch.uint8)
+    got = random_crop_flip(images, 12, (0.3, 1.0), 0.5, generator=torch.Generator().manual_seed(3))
+    want = random_resized_crop(
+        images.float() / 255, 12, (0.3, 1.0), flip_p=0.5, generator=torch.Generator().manual_seed(3)
+    )
+    assert got.dtype == torch.float32 and got.shape == (6, 3, 12, 12)
+    torch.testing.assert_close(got, want)
