@@ -23,7 +23,7 @@ lr 5e-4 — scored 67.8 / 71.8 at 450 steps, below random init):
 - ``fill = "image_mean"``: the hole shows each image's mean context value (``context_mean_fill``)
   instead of normalized 0 (a grey patch on Fashion-MNIST's black background); 78.5 / 79.3 -> 79.2 / 81.8.
 - ``overlap_px = 2``, ``overlap_weight = 10``: the prediction also covers a band of context around the
-  hole whose L2 weighs 10x (§5.1: 7 px of 128 there); 79.2 / 81.8 -> 80.0 / 81.8.
+  hole whose L2 weighs 10x (§5.1: a few pixels of overlap at 128 px); 79.2 / 81.8 -> 80.0 / 81.8.
 - Training length: the old lr (5e-4 at batch 128) under-trains at a few hundred steps; the configs use
   2e-3 (``optim.lr: 4e-3`` per 256). More steps keep helping (region + pooled: 150 / 300 / 1500 steps
   -> kNN 75.0 / 79.2 / 82.2).
@@ -110,7 +110,7 @@ class InpaintingConfig(MethodConfig):
     region_coverage: float = 0.25  # §3.3: random regions cover "up to 1/4 of the image"
     region_grid: int = 4  # noise lattice of the random-region blobs (selfsup.views.region_mask)
     fill: str = "image_mean"  # hole content the encoder sees: "image_mean" (context mean) or "zero"
-    overlap_px: int = 2  # §5.1: the prediction overlaps the context (7 px of 128 there; 2 of 28 here) ...
+    overlap_px: int = 2  # §5.1: the prediction overlaps the context by a few px (2 of 28 here) ...
     overlap_weight: float = 10.0  # ... and the overlap band's L2 weighs 10x (§5.1)
     mask_fraction: float = 0.5  # §3.3: a 64 px square in 128 px images (1/4 of the area)
     block_fraction: float = 0.25  # side of each random block
