@@ -17,7 +17,7 @@ loss either way. The ground-truth ab map is average-pooled to the output resolut
 
 On small data the rebalanced loss overfits: trained on the 641 stamps training images (32 px) it stayed
 above the best constant on held-out images, while plain classification went clearly below (CE 2.11 vs 2.34 after 500 steps,
-BENCHMARKS.md §9), with the same kNN / linear gains; ``configs/colorization_stamps.yaml`` therefore
+BENCHMARKS.md §15), with the same kNN / linear gains; ``configs/colorization_stamps.yaml`` therefore
 turns it off, and the default stays the paper's full method. ``pretext_metrics(rgb)`` evaluates
 held-out images against the trivial predictors (``benchmarks/colorization_heldout.py``).
 

@@ -9,7 +9,7 @@ boundary of a central square teaches boundary-specific low-level features that d
 whole images).
 
 The defaults are set for **features** (what ``self.encoder`` is evaluated on), each measured on
-Fashion-MNIST at 300 steps, kNN / linear on 10k/2k images (BENCHMARKS.md §9; the standard random-init
+Fashion-MNIST at 300 steps, kNN / linear on 10k/2k images (BENCHMARKS.md §15; the standard random-init
 encoder scores 74.6 / 79.2, the old setting — center square, zero fill, decoder on the feature map,
 lr 5e-4 — scored 67.8 / 71.8 at 450 steps, below random init):
 
