@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from method_training import train_steps
-from skimage import data
+from real_photos import photos
 
 from selfsup.backbones import create_backbone
 from selfsup.methods.split_brain import SplitBrain, SplitBrainConfig, lightness_bins
 from selfsup.registry import create_method
 from selfsup.views.lab import normalize_ab, normalize_l, rgb_to_lab
-
-
-def photos(n: int = 8, size: int = 16) -> torch.Tensor:
-    """Random crops of three real scikit-image photos, uint8 [n, 3, size, size]."""
-    imgs = [data.astronaut(), data.coffee(), data.chelsea()]
-    g = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        img = imgs[i % 3]
-        side = min(img.shape[:2]) // 2
-        top, left = g.integers(0, img.shape[0] - side), g.integers(0, img.shape[1] - side)
-        crop = (
-            torch.from_numpy(img[top : top + side, left : left + side].copy()).permute(2, 0, 1)[None].float()
-        )
-        out.append(F.interpolate(crop, size=size, mode="area"))
-    return torch.cat(out).round().to(torch.uint8)
 
 
 def _method(**kw) -> SplitBrain:
