@@ -29,6 +29,16 @@ def view_generator(images: Tensor, generator: torch.Generator | None) -> torch.G
     return generator if generator is not None else torch.Generator(device=images.device).manual_seed(0)
 
 
+def per_channel_stats(
+    mean: tuple[float, ...] | None, std: tuple[float, ...] | None, channels: int, default: float = 0.5
+) -> tuple[list[float], list[float]]:
+    """``normalization()`` from optional config mean/std: ``default`` for every channel where unset
+    (0.5 maps [0, 1] to [-1, 1])."""
+    mean = mean if mean is not None else (default,) * channels
+    std = std if std is not None else (default,) * channels
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
 @dataclass
 class MethodConfig:
     """Base of every method's config dataclass (methods add their own fields)."""

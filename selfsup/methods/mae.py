@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from selfsup.losses.reconstruction import MaskedReconstructionLoss
-from selfsup.methods.base import Method, MethodConfig, view_generator
+from selfsup.methods.base import Method, MethodConfig, per_channel_stats, view_generator
 from selfsup.nn.mae_decoder import MAEDecoder
 from selfsup.nn.patches import patchify
 from selfsup.nn.vit_encoder import check_plain_vit, init_mae_vit, vit_encode_visible, vit_grid
@@ -99,10 +99,7 @@ class MAE(Method):
         return self.encoder.model
 
     def normalization(self) -> tuple[list[float], list[float]]:
-        c = self.encoder.in_chans
-        mean = self.config.mean if self.config.mean is not None else (0.5,) * c
-        std = self.config.std if self.config.std is not None else (0.5,) * c
-        return [float(v) for v in mean], [float(v) for v in std]
+        return per_channel_stats(self.config.mean, self.config.std, self.encoder.in_chans)
 
     def make_batch(
         self,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig, view_generator
+from selfsup.methods.base import Method, MethodConfig, per_channel_stats, view_generator
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import normalize, random_crop_flip
@@ -90,10 +90,7 @@ class Supervised(Method):
         nn.init.zeros_(self.head.bias)
 
     def normalization(self) -> tuple[list[float], list[float]]:
-        c = self.encoder.in_chans
-        mean = self.config.mean if self.config.mean is not None else (0.5,) * c
-        std = self.config.std if self.config.std is not None else (0.5,) * c
-        return [float(v) for v in mean], [float(v) for v in std]
+        return per_channel_stats(self.config.mean, self.config.std, self.encoder.in_chans)
 
     def make_batch(
         self,
