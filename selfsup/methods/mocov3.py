@@ -10,10 +10,18 @@ with ``k_all`` the keys of every rank (gathered without gradient); the total is 
 ``ctr(q1, k2) + ctr(q2, k1)`` (Algorithm 1; the ``2τ`` factor makes the loss scale insensitive to τ).
 The momentum ``m`` starts at 0.99 and rises to 1 along a cosine (§4, "Momentum encoder").
 
-Defaults are the paper's: projector 3 layers (ViT; the ResNet reference uses 2), predictor 2 layers,
-hidden 4096, output 256, batch norm in the MLPs and on the projector output; τ = 0.2 for ViT (the
-reference code's default is 1.0 for ResNet-50). ``freeze_patch_embed`` is the stability trick of §4.2:
-a ViT's patch projection stays at its random init.
+Each view goes through the query and the momentum networks in its own forward, so every batch norm
+normalizes one view with that view's statistics (official ``moco/builder.py``, ``MoCo.forward``:
+``base_encoder(x1)`` and ``base_encoder(x2)`` are separate calls); one forward over both views would
+mix their statistics and change the loss.
+
+Defaults are the paper's and the official code's: projector 3 layers (ViT; the ResNet reference uses
+2), predictor 2 layers, hidden 4096, output 256; every linear layer bias-free, batch norm after every
+hidden layer, and an affine-free batch norm on the output of the projector (ViT and ResNet) and of the
+predictor for ViT only (``_build_mlp(..., last_bn=False)`` for the ResNet predictor), which
+``pred_last_bn: null`` picks from the backbone. τ = 0.2 for ViT (the reference code's default is 1.0
+for ResNet-50). ``freeze_patch_embed`` is the stability trick of §4.2: a ViT's patch projection stays
+at its random init.
 """
 
 from __future__ import annotations
@@ -57,6 +65,9 @@ class MoCoV3Config(MethodConfig):
     pred_layers: int = 2
     pred_hidden_dim: int = 4096
     out_dim: int = 256
+    # Affine-free BN on the predictor output; None: as the reference for the backbone (ViT: yes,
+    # CNN: no; official moco/builder.py, MoCo_ViT / MoCo_ResNet).
+    pred_last_bn: bool | None = None
     freeze_patch_embed: bool = False  # §4.2: random fixed patch projection stabilises ViT training
     asymmetric_views: bool = True  # BYOL's blur / solarize asymmetry; False: both views use `views`
     view_size: int | None = None
@@ -120,8 +131,16 @@ class MoCoV3(Method):
         self.projector = ProjectionHead(
             width, config.proj_hidden_dim, config.out_dim, num_layers=config.proj_layers, last_bn=True
         )
+        pred_last_bn = config.pred_last_bn
+        if pred_last_bn is None:
+            pred_last_bn = _find_patch_embed(backbone) is not None
         self.predictor = ProjectionHead(
-            config.out_dim, config.pred_hidden_dim, config.out_dim, num_layers=config.pred_layers
+            config.out_dim,
+            config.pred_hidden_dim,
+            config.out_dim,
+            num_layers=config.pred_layers,
+            last_bn=pred_last_bn,
+            last_bias=False,
         )
         self.momentum_encoder = momentum_copy(backbone)
         self.momentum_projector = momentum_copy(self.projector)
@@ -150,18 +169,20 @@ class MoCoV3(Method):
         return self.config.momentum
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
-        b = batch.batch_size
-        x = torch.cat(batch.views[:2])  # one forward over both views
-        features = self.encoder(x)
-        q = self.predictor(self.projector(features))
+        x1, x2 = batch.views[0], batch.views[1]
+        # One forward per view (not one over both): batch-norm statistics stay per view, as in the
+        # reference's `base_encoder(x1)`, `base_encoder(x2)`.
+        f1, f2 = self.encoder(x1), self.encoder(x2)
+        q1, q2 = self.predictor(self.projector(f1)), self.predictor(self.projector(f2))
         with torch.no_grad():
-            k = self.momentum_projector(self.momentum_encoder(x))
-        loss1, acc1 = contrastive_loss(q[:b], k[b:], self.config.temperature)
-        loss2, acc2 = contrastive_loss(q[b:], k[:b], self.config.temperature)
+            k1 = self.momentum_projector(self.momentum_encoder(x1))
+            k2 = self.momentum_projector(self.momentum_encoder(x2))
+        loss1, acc1 = contrastive_loss(q1, k2, self.config.temperature)
+        loss2, acc2 = contrastive_loss(q2, k1, self.config.temperature)
         return StepOutput(
             loss=loss1 + loss2,
             metrics={"contrastive_acc": (acc1 + acc2) / 2, "momentum": self.momentum_at(progress)},
-            features=features[:b],
+            features=f1,
         )
 
     def after_optimizer_step(self, progress: Progress) -> None:

@@ -3,7 +3,8 @@
 SimCLR (Chen et al. 2020, §2.1 and Fig. 8) showed that a non-linear projection ``z = W2 σ(W1 h)`` and a
 loss on ``z`` — not on the representation ``h`` — improves the representation by >10 % linear accuracy;
 v1 uses 2 layers with a 128-d output. SimCLR v2 (Chen et al. 2020b) uses 3 layers; MoCo v3 (Chen, Xie,
-He 2021) adds a batch norm on the output (``last_bn=True``).
+He 2021) adds a batch norm on the output (``last_bn=True``) and has no bias in any linear layer
+(``last_bias=False``; official ``moco/builder.py``, ``_build_mlp``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class ProjectionHead(nn.Module):
         batch_norm: batch norm after every hidden linear layer (SimCLR's implementation does). Linear
             layers followed by a batch norm have no bias, which the norm's shift would make redundant.
         last_bn: affine-free batch norm on the output, as in MoCo v3 / SimCLR v2; default False (v1).
+        last_bias: bias of the output linear layer when no ``last_bn`` follows it; True as in SimCLR,
+            False for MoCo v3's ResNet predictor (the reference's linear layers are all bias-free).
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class ProjectionHead(nn.Module):
         num_layers: int = 2,
         batch_norm: bool = True,
         last_bn: bool = False,
+        last_bias: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
@@ -51,7 +55,7 @@ class ProjectionHead(nn.Module):
                 layers.append(nn.BatchNorm1d(hidden_dim))
             layers.append(nn.ReLU(inplace=True))
             dim = hidden_dim
-        layers.append(nn.Linear(dim, out_dim, bias=not last_bn))
+        layers.append(nn.Linear(dim, out_dim, bias=last_bias and not last_bn))
         if last_bn:
             layers.append(nn.BatchNorm1d(out_dim, affine=False))
         self.net = nn.Sequential(*layers)
