@@ -1,4 +1,4 @@
-"""The only types that cross module boundaries: ``Batch``, ``Progress``, ``StepOutput``.
+"""The only types that cross module boundaries: ``Batch``, ``Progress``, ``StepOutput``, ``InputSpec``.
 
 A method's training step is ``StepOutput = method.training_step(Batch, Progress)``.
 The trainer builds the ``Batch`` (via ``method.make_batch``) and the ``Progress``;
@@ -89,3 +89,47 @@ class StepOutput:
             raise TypeError("StepOutput.loss must be a 0-d tensor")
         if self.features is not None:
             self.features = self.features.detach()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What an encoder was trained on and how it must be fed (timm's ``pretrained_cfg`` idea).
+
+    image_size: square side in pixels the encoder was trained at.
+    channels:   input channels (1 grayscale, 3 RGB).
+    mean, std:  per-channel normalization of [0, 1] pixels; None = the evaluation default (0.5 / 0.5).
+    dataset:    the training dataset's name (None when unknown, e.g. an imported checkpoint).
+    root:       the training dataset's root folder, if it had one.
+
+    Travels with the run (``derived.json``) and the export (``encoder.json``) so evaluation,
+    visualization and export never guess a dataset, a size or a normalization.
+    """
+
+    image_size: int
+    channels: int
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    dataset: str | None = None
+    root: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "mean": None if self.mean is None else list(self.mean),
+            "std": None if self.std is None else list(self.std),
+            "dataset": self.dataset,
+            "root": self.root,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InputSpec:
+        mean, std = data.get("mean"), data.get("std")
+        return cls(
+            image_size=int(data["image_size"]),
+            channels=int(data["channels"]),
+            mean=None if mean is None else tuple(float(m) for m in mean),
+            std=None if std is None else tuple(float(s) for s in std),
+            dataset=data.get("dataset"),
+            root=data.get("root"),
+        )

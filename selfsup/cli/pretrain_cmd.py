@@ -1,8 +1,9 @@
 """``selfsup pretrain METHOD [--config FILE] [--resume CKPT] [key=value ...]``.
 
 Pretrains, exports the encoder and (unless ``--no-eval``) prints the evaluation
-table: raw-pixel kNN, random-init encoder and the pretrained encoder on the
-dataset's test split.
+table: raw-pixel kNN, random-init encoder and the pretrained encoder, on the
+validation split carved from the training split and on the test split (scored
+once, here); ``RUN/eval_splits.json`` records both.
 """
 
 from __future__ import annotations
@@ -112,11 +113,12 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> i
     title = (
         f"{cfg.method_name} on {cfg.data.name} after {derived.total_steps} steps "
         f"({derived.total_steps / derived.steps_per_epoch:.2f} epochs, batch {derived.global_batch}, "
-        f"{train_seconds / 60:.1f} min): top-1 on {len(data.test_labels)} test images "
-        f"(kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; linear probe on frozen features)"
+        f"{train_seconds / 60:.1f} min): top-1 (kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; "
+        "linear probe on frozen features, weight decay chosen on validation)"
     )
-    table = format_table(rows, title)
+    table = format_table(rows, title, data.describe())
     print(table)
     (run_dir / "results.json").write_text(json.dumps(rows_to_json(rows), indent=2))
+    (run_dir / "eval_splits.json").write_text(json.dumps(data.splits_record(), indent=2))
     (run_dir / "results.md").write_text(table + "\n")
     return 0

@@ -19,6 +19,7 @@ from selfsup.data.captions import CAPTION_DATASETS, create_caption_dataset
 from selfsup.data.digits import Digits
 from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
+from selfsup.data.splits import HELDOUT_TEST_FRACTION, HELDOUT_TEST_SEED, stratified_split
 from selfsup.data.stamps import Stamps
 
 _NAMES = ("digits", "fashion_mnist", "folder", "shards", "stamps", "video_pairs", *CAPTION_DATASETS)
@@ -41,7 +42,10 @@ def _canonical(name: str) -> str:
 
 
 def _folder_split(root: Path, split: str) -> tuple[Path, Path | None]:
-    """(folder for ``split``, the train folder whose class list fixes label ids, if separate)."""
+    """(folder for ``split``, the train folder whose class list fixes label ids, if separate).
+
+    A folder without split sub-folders is returned whole; ``_hold_out`` then carves its test split.
+    """
     if not root.exists():
         raise FileNotFoundError(
             f"image folder {root} does not exist; pass root=DIR (data.root=DIR) of an existing folder"
@@ -55,13 +59,31 @@ def _folder_split(root: Path, split: str) -> tuple[Path, Path | None]:
             f"image folder {root} is split into {present} sub-folders but has no {split!r} one; "
             f"pass split={present[0]!r} or add {root / split}"
         )
-    if split != "train":
-        warnings.warn(
-            f"image folder {root} has no {split!r} sub-folder; using the whole folder for split {split!r} "
-            "(the same images as 'train')",
-            stacklevel=3,
-        )
     return root, None
+
+
+def _hold_out(dataset: ImageFolderDataset, split: str) -> ImageFolderDataset:
+    """A labelled folder without ``train/``/``test/`` sub-folders: ``HELDOUT_TEST_FRACTION`` of each
+    class (seeded) is its test split and the rest its train split, so no split ever scores the images
+    another split was fit on. An unlabelled folder is one unsplit pool (nothing to score on it)."""
+    if dataset.num_classes < 2:
+        if split != "train":
+            warnings.warn(
+                f"image folder {dataset.root} has no {split!r} sub-folder and no class labels; using the "
+                f"whole folder for split {split!r} (the same images as 'train')",
+                stacklevel=3,
+            )
+        return dataset
+    train_idx, test_idx = stratified_split(dataset.labels, HELDOUT_TEST_FRACTION, HELDOUT_TEST_SEED)
+    if test_idx.numel() == 0:
+        raise ValueError(
+            f"image folder {dataset.root} has too few images per class to hold out a test split "
+            f"(every class has one image); add a test/ sub-folder (root/train/CLASS, root/test/CLASS)"
+        )
+    percent = round(100 * HELDOUT_TEST_FRACTION)
+    note = f"{percent} % of {dataset.root} held out as test (no test/ sub-folder; stratified, seed {HELDOUT_TEST_SEED})"
+    dataset.select(train_idx if split == "train" else test_idx, note)
+    return dataset
 
 
 def create_dataset(
@@ -76,7 +98,8 @@ def create_dataset(
 
     name:       one of ``list_datasets()``.
     split:      "train" or "test". For "folder", ``root/<split>`` is used when it exists
-                (label ids then follow ``root/train``'s classes), else the whole ``root``.
+                (label ids then follow ``root/train``'s classes); a labelled folder without split
+                sub-folders holds out 20 % of each class as "test" (``selfsup.data.splits``).
     root:       data directory; Fashion-MNIST defaults to /usr/share/datasets/fashion-mnist,
                 stamps to /usr/share/tuxpaint/stamps, "folder" requires it, "digits" takes none (it ships with scikit-learn).
     image_size: square side. None keeps 28 (Fashion-MNIST) / 8 (digits) / 64 (stamps, folder).
@@ -132,7 +155,8 @@ def create_dataset(
             )
         if reference.classes:
             kw["classes"] = reference.classes
-    return ImageFolderDataset(folder, image_size=size, strict=strict, **kw)
+    dataset = ImageFolderDataset(folder, image_size=size, strict=strict, **kw)
+    return _hold_out(dataset, split) if folder == Path(root).expanduser() else dataset
 
 
 def _check_kwargs(name: str, kw: dict[str, Any], cls: type, fixed: set[str]) -> None:

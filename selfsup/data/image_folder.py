@@ -153,6 +153,14 @@ class ImageFolderDataset(Dataset):
         self.labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
         self._failed: set[int] = set()  # items that passed validation but failed to decode
         self._warned_runtime = False
+        self.split_note: str | None = None  # how this split was carved, when the folder had none
+
+    def select(self, indices: Tensor, note: str) -> None:
+        """Keep only ``indices`` (a split carved from this folder) and record how it was carved."""
+        keep = [int(i) for i in indices]
+        self.samples = [self.samples[i] for i in keep]
+        self.labels = self.labels[torch.as_tensor(keep, dtype=torch.long)]
+        self.split_note = note
 
     # --- contract attributes -------------------------------------------------------------
     @property

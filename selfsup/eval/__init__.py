@@ -7,7 +7,6 @@ from selfsup.eval.linear_probe import (
     DEFAULT_WEIGHT_DECAYS,
     LinearProbeResult,
     linear_probe,
-    stratified_split,
     train_linear_classifier,
 )
 
@@ -23,6 +22,5 @@ __all__ = [
     "random_init_copy",
     "raw_pixel_features",
     "raw_pixel_knn",
-    "stratified_split",
     "train_linear_classifier",
 ]

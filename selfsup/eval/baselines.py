@@ -53,6 +53,32 @@ def random_init_copy(encoder: nn.Module, seed: int = 0) -> nn.Module:
     return clone
 
 
+def knn_val_and_test(
+    train_feats: Tensor,
+    train_labels: Tensor,
+    test_feats: Tensor,
+    test_labels: Tensor,
+    validation: tuple[Tensor, Tensor] | None,
+    k: int,
+    temperature: float,
+) -> tuple[float | None, float]:
+    """(kNN on the validation split fit on the rest of train, or None; kNN on test fit on all of train)."""
+    val = None
+    if validation is not None:
+        fit_idx, val_idx = validation
+        val = knn_accuracy(
+            train_feats[fit_idx],
+            train_labels[fit_idx],
+            train_feats[val_idx],
+            train_labels[val_idx],
+            k=k,
+            temperature=temperature,
+            num_classes=int(train_labels.max()) + 1,
+        )
+    test = knn_accuracy(train_feats, train_labels, test_feats, test_labels, k=k, temperature=temperature)
+    return val, test
+
+
 def raw_pixel_knn(
     train_images: Tensor,
     train_labels: Tensor,
@@ -94,22 +120,41 @@ def evaluate_encoder(
     device: str | torch.device | None = None,
     autocast: bool = False,
     seed: int = 0,
+    validation: tuple[Tensor, Tensor] | None = None,
 ) -> dict[str, float | int | None]:
     """Frozen-feature kNN and (optionally) linear-probe accuracy of ``encoder``.
 
     Images are uint8 ``[N, C, H, W]`` (train) and ``[M, C, H, W]`` (test) with int labels ``[N]`` / ``[M]``;
-    preprocessing as in ``extract_features``. Returns
-    ``{"knn": top-1 in [0, 1], "linear": top-1 or None when linear=False, "feature_dim": D}``.
+    preprocessing as in ``extract_features``. ``validation = (fit_idx, val_idx)``: indices into the
+    train images of the protocol's validation split (``selfsup.data.splits``); the kNN is then also
+    scored on it (fit on the rest) and the probe's weight decay is chosen on it. Returns
+    ``{"knn", "linear": test top-1 in [0, 1] (linear None when linear=False), "knn_val", "linear_val":
+    validation top-1 (None without a validation split), "feature_dim": D}``.
     """
     kwargs = dict(
         image_size=image_size, mean=mean, std=std, batch_size=batch_size, device=device, autocast=autocast
     )
     train_feats = extract_features(encoder, train_images, **kwargs)
     test_feats = extract_features(encoder, test_images, **kwargs)
-    knn = knn_accuracy(train_feats, train_labels, test_feats, test_labels, k=k, temperature=temperature)
-    probe = None
+    knn_val, knn = knn_val_and_test(
+        train_feats, train_labels, test_feats, test_labels, validation, k, temperature
+    )
+    probe = probe_val = None
     if linear:
-        probe = linear_probe(
-            train_feats, train_labels, test_feats, test_labels, weight_decays=weight_decays, seed=seed
-        ).test_accuracy
-    return {"knn": knn, "linear": probe, "feature_dim": int(train_feats.shape[1])}
+        result = linear_probe(
+            train_feats,
+            train_labels,
+            test_feats,
+            test_labels,
+            weight_decays=weight_decays,
+            seed=seed,
+            split=validation,
+        )
+        probe, probe_val = result.test_accuracy, result.val_accuracy
+    return {
+        "knn": knn,
+        "linear": probe,
+        "knn_val": knn_val,
+        "linear_val": probe_val,
+        "feature_dim": int(train_feats.shape[1]),
+    }

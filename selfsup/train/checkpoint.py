@@ -11,6 +11,20 @@ from selfsup.methods.base import Method
 from selfsup.train.config import RunConfig
 from selfsup.train.config_loader import config_to_dict, load_run_config
 from selfsup.train.fsdp import is_sharded
+from selfsup.types import InputSpec
+
+
+def input_spec(method: Method, cfg: RunConfig, image_size: int) -> InputSpec:
+    """What the run's encoder is fed: size, channels, the views' normalization, the training data."""
+    mean, std = method.normalization()
+    return InputSpec(
+        image_size=int(image_size),
+        channels=int(method.encoder.in_chans),
+        mean=None if mean is None else tuple(mean),
+        std=None if std is None else tuple(std),
+        dataset=cfg.data.name,
+        root=cfg.data.root,
+    )
 
 
 def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, steps: int) -> Path:
@@ -28,6 +42,7 @@ def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, s
         method.encoder.float(),
         path,
         method=cfg.method_name,
+        input=input_spec(method, cfg, image_size).to_dict(),
         image_size=image_size,
         mean=mean,
         std=std,

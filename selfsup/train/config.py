@@ -186,6 +186,7 @@ class Derived:
     peak_lr: float
     train_items: int
     precision: str  # the resolved train.precision
+    input: dict | None = None  # the encoder's InputSpec (selfsup.types), recorded for evaluation
 
 
 def derive(cfg: RunConfig, train_items: int, world_size: int = 1, step_cap: int | None = None) -> Derived:

@@ -12,7 +12,7 @@ so the exported encoder and ``PretrainResult.method`` are plain, unsharded modul
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from selfsup.methods.base import Method
 from selfsup.registry import create_method
 from selfsup.train.allocator import keep_freed_memory
 from selfsup.train.calibrate import seconds_per_step, steps_for_budget
-from selfsup.train.checkpoint import export_method
+from selfsup.train.checkpoint import export_method, input_spec
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.device_options import apply_memory_format
 from selfsup.train.fsdp import require_transformer_blocks
@@ -156,6 +156,8 @@ def pretrain(
         deterministic=cfg.train.deterministic,
         default_root_dir=run_dir,
     )
+    if derived.input is None:  # a new run, or one resumed from a run that predates the record
+        derived = replace(derived, input=input_spec(method, cfg, image_size).to_dict())
     if trainer.is_global_zero:
         save_run_files(run_dir, cfg, derived)
     with shared_with_launched_ranks(run_dir):

@@ -53,15 +53,35 @@ def test_folder_requires_root_and_rejects_unknown_kwargs(tmp_path):
         create_dataset("folder", root=str(tmp_path), colour=True)
 
 
-def test_folder_default_size_and_whole_folder_fallback(tmp_path):
-    _img(tmp_path / "x" / "a.png")
-    _img(tmp_path / "y" / "b.png")
+def test_folder_default_size_and_held_out_test_split(tmp_path):
+    for i in range(10):
+        _img(tmp_path / "x" / f"{i}.png", i)
+        _img(tmp_path / "y" / f"{i}.png", 100 + i)
     ds = create_dataset("image_folder", root=str(tmp_path), grayscale=True)
     assert isinstance(ds, ImageFolderDataset) and ds.image_size == (64, 64) and ds.channels == 1
     assert ds.classes == ["x", "y"]
-    with pytest.warns(UserWarning, match="no 'test' sub-folder"):
+    test = create_dataset("folder", split="test", root=str(tmp_path), image_size=8)
+    # 20 % of each class is held out; train and test never share an image.
+    assert len(ds) == 16 and len(test) == 4 and test.labels.tolist() == [0, 0, 1, 1]
+    assert not {p for p, _ in ds.samples} & {p for p, _ in test.samples}
+    assert "held out as test" in test.split_note and "held out" in ds.split_note
+    again = create_dataset("folder", split="test", root=str(tmp_path), image_size=8)
+    assert again.samples == test.samples
+
+
+def test_unlabelled_folder_without_test_split_is_one_pool(tmp_path):
+    _img(tmp_path / "a.png")
+    _img(tmp_path / "b.png")
+    with pytest.warns(UserWarning, match="no 'test' sub-folder and no class labels"):
         test = create_dataset("folder", split="test", root=str(tmp_path), image_size=8)
-    assert test.samples == ds.samples
+    assert len(test) == 2 and test.split_note is None
+
+
+def test_folder_too_small_to_hold_out_a_test_split(tmp_path):
+    _img(tmp_path / "x" / "a.png")
+    _img(tmp_path / "y" / "b.png")
+    with pytest.raises(ValueError, match="too few images per class .* add a test/ sub-folder"):
+        create_dataset("folder", split="test", root=str(tmp_path), image_size=8)
 
 
 def test_folder_split_subdirs_share_train_class_ids(tmp_path):
