@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.encoder_input import add_input_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,9 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("protocol", choices=["knn", "linear", "zeroshot", "retrieval"], help="evaluation protocol")
     p.add_argument("--encoder", help="exported encoder (RUN/encoder.safetensors), for knn / linear")
-    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
-    p.add_argument("--root", help="dataset folder or caption file (default: the dataset's standard location)")
-    p.add_argument("--image-size", type=int, help="resize images to this size (default: as trained)")
+    add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--k", type=int, default=20, help="kNN neighbours (default 20, as DINO)")
     p.add_argument("--temperature", type=float, default=0.07, help="kNN temperature (default 0.07)")
     p.add_argument("--max-train", type=int, help="use only the first N train images")
@@ -57,24 +57,25 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.encoder:
         raise ValueError(f"`selfsup eval {args.protocol}` needs --encoder RUN/encoder.safetensors")
-    from selfsup.eval.protocol import format_table, load_eval_data, standard_evaluation
+    from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
+    from selfsup.eval.protocol import format_table, standard_evaluation
     from selfsup.export import load_encoder, read_metadata
 
     encoder = load_encoder(args.encoder)
-    meta = read_metadata(args.encoder)
-    image_size = args.image_size or meta.get("image_size")
-    data = load_eval_data(args.data, args.root, image_size, args.max_train, args.max_test)
+    inp = resolve_encoder_input(args, args.encoder)
+    data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     rows = standard_evaluation(
         encoder,
         data,
-        image_size=image_size,
-        mean=meta.get("mean"),
-        std=meta.get("std"),
+        image_size=inp.image_size,
+        mean=inp.spec.mean,
+        std=inp.spec.std,
         k=args.k,
         temperature=args.temperature,
         linear=args.protocol == "linear",
         baselines=not args.no_baselines,
-        name=meta.get("method", "encoder"),
+        name=read_metadata(args.encoder).get("method", "encoder"),
     )
-    print(format_table(rows, f"{args.protocol} evaluation of {args.encoder} on {args.data}"))
+    title = f"{args.protocol} evaluation of {args.encoder} on {inp.data} at {inp.image_size} px {inp.note}"
+    print(format_table(rows, title.rstrip(), data.describe()))
     return 0
