@@ -6,6 +6,10 @@ encoder, ``θ_k ← m θ_k + (1 − m) θ_q`` with ``m = 0.999``; BYOL (Grill et
 a cosine schedule (:func:`cosine_momentum`). MoCo v3 (Chen, Xie, He 2021, §4) uses that schedule too,
 starting from ``m = 0.99``.
 
+The copy is a deterministic target: its dropout and drop-path probabilities are set to 0
+(:func:`selfsup.nn.dropout.disable_dropout_`), as DINO's reference builds its teacher without the
+student's ``drop_path_rate``; it stays in train mode otherwise.
+
 Only parameters are averaged. Buffers (batch-norm running statistics) are left alone by default:
 the momentum encoder computes its own statistics from the batches it sees in train mode, as in
 MoCo's reference setup; ``copy_buffers=True`` copies them from the online network instead.
@@ -19,16 +23,21 @@ import math
 import torch
 from torch import nn
 
+from selfsup.nn.dropout import disable_dropout_
 from selfsup.types import Progress
 
 
 def momentum_copy(module: nn.Module) -> nn.Module:
-    """A deep copy of ``module`` with every parameter frozen (``requires_grad=False``).
+    """A deep copy of ``module`` with every parameter frozen and no dropout or drop path.
 
     Frozen parameters are left out of ``Method.param_groups`` and so of the optimizer; the copy starts
-    equal to ``module`` (MoCo Algorithm 1: ``f_k.params = f_q.params``).
+    equal to ``module`` (MoCo Algorithm 1: ``f_k.params = f_q.params``). Its stochastic layers get
+    probability 0, so two forwards of the same input give the same targets even in train mode (DINO's
+    teacher has no drop path; official ``main_dino.py``); batch norm keeps batch statistics in train
+    mode, as the momentum networks of DINO and MoCo v1-v3 do.
     """
     target = copy.deepcopy(module)
+    disable_dropout_(target)
     for p in target.parameters():
         p.requires_grad_(False)
     return target

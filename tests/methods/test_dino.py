@@ -248,3 +248,30 @@ def test_per_parameter_clip_bounds_each_student_gradient_as_the_reference():
     assert all(p.grad is None for p in m.teacher.parameters())  # the teacher gets no gradient
     with pytest.raises(ValueError, match="clip_grad_per_parameter"):
         _method(clip_grad_per_parameter=0.0)
+
+
+def test_teacher_is_deterministic_when_the_student_uses_drop_path():
+    # Reference main_dino.py: student with drop_path_rate 0.1, teacher built without it.
+    torch.manual_seed(0)
+    net = create_backbone(
+        "timm:vit_tiny_patch16_224",
+        in_chans=1,
+        image_size=16,
+        patch_size=4,
+        embed_dim=16,
+        depth=2,
+        num_heads=2,
+        dynamic_img_size=True,
+        drop_path_rate=0.5,
+    )
+    m = DINO(
+        net, DINOConfig(out_dim=K, hidden_dim=16, bottleneck_dim=8, n_local_crops=2, local_size=8)
+    ).train()
+    x = torch.randn(4, 1, 16, 16)
+    torch.manual_seed(1)
+    assert not torch.equal(m.student(x), m.student(x))
+    with torch.no_grad():
+        t1, t2 = m.teacher_head(m.teacher(x)), m.teacher_head(m.teacher(x))
+    torch.testing.assert_close(t1, t2, rtol=0, atol=0)
+    # Same weights at init: the teacher is the student without stochastic depth.
+    torch.testing.assert_close(m.teacher(x), m.student.eval()(x))

@@ -166,3 +166,23 @@ def test_resume_restores_queue_and_key_encoder_exactly(tmp_path):
     assert int(a["queue.ptr"]) == 6 * 32 % 80
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=0, atol=0, msg=key)
+
+
+def test_key_encoder_is_deterministic_when_the_query_encoder_uses_drop_path():
+    torch.manual_seed(0)
+    vit = create_backbone(
+        "timm:vit_tiny_patch16_224",
+        in_chans=1,
+        image_size=16,
+        patch_size=8,
+        embed_dim=16,
+        depth=2,
+        num_heads=2,
+        drop_path_rate=0.5,
+        drop_rate=0.2,
+    )
+    m = MoCo(vit, MoCoConfig(queue_size=32, proj_out_dim=8, shuffle_bn=False)).train()
+    x = torch.randn(4, 1, 16, 16)
+    torch.manual_seed(1)
+    assert not torch.equal(m.encoder(x), m.encoder(x))
+    torch.testing.assert_close(m.keys(x), m.keys(x), rtol=0, atol=0)

@@ -42,16 +42,8 @@ def test_contrastive_loss_matches_formula(tau):
 
 def _vit(**kw):
     torch.manual_seed(0)
-    return create_backbone(
-        "timm:vit_tiny_patch16_224",
-        in_chans=1,
-        image_size=16,
-        patch_size=8,
-        embed_dim=32,
-        depth=1,
-        num_heads=2,
-        **kw,
-    )
+    arch = {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, **kw}
+    return create_backbone("timm:vit_tiny_patch16_224", in_chans=1, image_size=16, **arch)
 
 
 def _two_forward_reference(m: MoCoV3, x1, x2, tau):
@@ -156,3 +148,16 @@ def test_asymmetric_views_and_config():
         MoCoV3Config(temperature=0).validate()
     cfg = load_run_config("configs/mocov3_fashion_mnist.yaml")
     assert cfg.method_name == "mocov3"
+
+
+def test_momentum_branch_is_deterministic_when_the_query_encoder_uses_drop_path():
+    m = MoCoV3(
+        _vit(depth=2, drop_path_rate=0.5), MoCoV3Config(proj_hidden_dim=16, pred_hidden_dim=16, out_dim=8)
+    )
+    m.train()
+    x = torch.randn(4, 1, 16, 16)
+    torch.manual_seed(1)
+    assert not torch.equal(m.encoder(x), m.encoder(x))
+    with torch.no_grad():
+        k1, k2 = m.momentum_encoder(x), m.momentum_encoder(x)
+    torch.testing.assert_close(k1, k2, rtol=0, atol=0)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from selfsup.backbones import create_backbone
 from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
 from selfsup.types import Progress
 
@@ -20,6 +21,27 @@ def test_momentum_copy_is_equal_frozen_and_independent():
     for p, t in zip(online.parameters(), target.parameters(), strict=True):
         assert torch.equal(p, t) and p.data_ptr() != t.data_ptr()
         assert p.requires_grad and not t.requires_grad
+
+
+def test_momentum_copy_has_no_drop_path_or_dropout_but_keeps_batch_statistics():
+    # DINO's reference teacher is built without the student's drop_path_rate: a deterministic target.
+    torch.manual_seed(0)
+    kw = {"patch_size": 4, "embed_dim": 16, "depth": 2, "num_heads": 2}
+    student = create_backbone(
+        "timm:vit_tiny_patch16_224", in_chans=1, image_size=16, drop_path_rate=0.5, drop_rate=0.2, **kw
+    ).train()
+    teacher = momentum_copy(student)
+    x = torch.randn(4, 1, 16, 16)
+    torch.manual_seed(1)
+    assert not torch.equal(student(x), student(x))  # the student keeps its stochastic depth
+    assert teacher.training
+    torch.testing.assert_close(teacher(x), teacher(x), rtol=0, atol=0)
+    torch.testing.assert_close(teacher(x), student.eval()(x))  # same weights, nothing dropped
+    # Batch norm in the copy still normalizes with the batch's statistics in train mode (references).
+    net = momentum_copy(_net()).train()
+    h = net[0](x.flatten(1)[:, :4])
+    expected = net[2]((h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + net[1].eps))
+    torch.testing.assert_close(net(x.flatten(1)[:, :4]), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("m", [0.0, 0.5, 0.99, 1.0])
