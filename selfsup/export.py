@@ -61,7 +61,12 @@ def load_encoder(path: str | Path, map_location: str = "cpu") -> nn.Module:
             raise FileNotFoundError(
                 f"encoder file {p} not found; export one with `selfsup export --checkpoint RUN/checkpoints/last.ckpt`"
             )
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{meta_path} is not valid JSON ({err}); re-export the encoder") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} must hold a JSON object, got {type(meta).__name__}; re-export the encoder")
     spec = meta.get("backbone")
     if not isinstance(spec, dict) or "name" not in spec:
         raise ValueError(f"{meta_path} has no backbone spec; it was not written by selfsup.export_encoder")

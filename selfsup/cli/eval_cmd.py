@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from selfsup.eval.protocol import format_table, standard_evaluation
     from selfsup.export import load_encoder, read_metadata
 
+    inp = resolve_encoder_input(args, args.encoder)  # reads and checks the JSON before the weights
     encoder = load_encoder(args.encoder)
-    inp = resolve_encoder_input(args, args.encoder)
     data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     rows = standard_evaluation(
         encoder,
