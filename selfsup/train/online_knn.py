@@ -1,9 +1,10 @@
-"""Online kNN monitor: every N steps, kNN accuracy of the current encoder on held-out labels.
+"""Online kNN monitor: every N steps, kNN accuracy of the current encoder on the validation split.
 
-Uses ``online_knn_items`` evenly spaced labelled train images as the memory bank and
-as many test images as queries (weighted kNN, k = 20, T = 0.07, as the final
-evaluation). Labels are used only for this monitor, never for the loss. Runs on
-rank 0 and logs ``online/knn``; datasets without labels or a test split are skipped
+The memory bank is ``online_knn_items`` evenly spaced images of the train split's fit part and
+the queries as many images of its validation part (``selfsup.data.splits``: 10 %, stratified,
+seed 0), with the final evaluation's weighted kNN (k = 20, T = 0.07). The test split is never
+looked at during training. Labels are used only for this monitor, never for the loss. Runs on
+rank 0 and logs ``online/knn`` (a validation accuracy); datasets without labels are skipped
 with one warning. With ``train.strategy=fsdp`` the encoder's weights are sharded: every rank
 takes part in gathering them (a collective) and rank 0 evaluates the full copy.
 """
@@ -14,13 +15,23 @@ import logging
 import warnings
 
 import lightning as L
+import torch
+from torch.utils.data import Subset
 
 from selfsup.data import create_dataset, dataset_to_tensors
+from selfsup.data.splits import VALIDATION_FRACTION, VALIDATION_SEED, stratified_split
 from selfsup.eval.features import extract_features
 from selfsup.eval.knn import knn_accuracy
 from selfsup.train.config import RunConfig
 
 log = logging.getLogger(__name__)
+
+
+def _load(dataset, indices: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` evenly spaced items of ``indices`` (all when n is None) as uint8 images and labels."""
+    if n is not None and n < indices.numel():
+        indices = indices[torch.linspace(0, indices.numel() - 1, n).round().long()]
+    return dataset_to_tensors(Subset(dataset, indices.tolist()))
 
 
 class OnlineKNN(L.Callback):
@@ -36,10 +47,11 @@ class OnlineKNN(L.Callback):
             d, n = self.cfg.data, self.cfg.train.online_knn_items
             try:
                 train = create_dataset(d.name, "train", root=d.root, image_size=d.image_size)
-                test = create_dataset(d.name, "test", root=d.root, image_size=d.image_size)
-                if getattr(train, "num_classes", 0) < 2:
+                labels = getattr(train, "labels", None)
+                if getattr(train, "num_classes", 0) < 2 or labels is None:
                     raise ValueError("no class labels")
-                self._data = (*dataset_to_tensors(train, max_items=n), *dataset_to_tensors(test, max_items=n))
+                fit_idx, val_idx = stratified_split(labels, VALIDATION_FRACTION, VALIDATION_SEED)
+                self._data = (*_load(train, fit_idx, n), *_load(train, val_idx, n))
             except (ValueError, FileNotFoundError) as err:
                 warnings.warn(f"online kNN monitor disabled for dataset {d.name!r}: {err}", stacklevel=2)
                 self._unavailable = True

@@ -142,8 +142,18 @@ def test_time_budget_fixes_the_step_count_once(tmp_path):
     assert derived["warmup_steps"] < derived["total_steps"] or derived["total_steps"] == 1
 
 
-def test_online_knn_monitor_logs_accuracy(tmp_path):
+def test_online_knn_monitor_logs_accuracy_on_validation_never_test(tmp_path, monkeypatch):
     import csv
+
+    import selfsup.train.online_knn as online_knn
+
+    real = online_knn.create_dataset
+
+    def train_split_only(name, split, **kw):
+        assert split == "train", "the online monitor must not look at the test split"
+        return real(name, split, **kw)
+
+    monkeypatch.setattr(online_knn, "create_dataset", train_split_only)
 
     cfg = tiny_config(
         tmp_path,
