@@ -2,7 +2,7 @@
 
 For L2-normalized image features ``u [B, E]`` and text features ``v [B, E]`` of matching pairs and
 scale ``s = exp(t)`` (``t`` learnable, initialised to ``log(1/0.07)``, ``s`` clipped at 100 as in
-§2.5), the logits are ``s · u vᵀ`` and the loss is the mean of the image→text and text→image
+§2.5 — by clamping the parameter after each optimizer step, :meth:`ClipLoss.clamp_scale_`), the logits are ``s · u vᵀ`` and the loss is the mean of the image→text and text→image
 cross-entropies with the pair on the diagonal as the target:
 
     L = ½ [ CE(s · u vᵀ, diag) + CE(s · v uᵀ, diag) ]
@@ -50,9 +50,11 @@ class ClipLoss(nn.Module):
     """Symmetric InfoNCE over image-text pairs with a learnable logit scale.
 
     init_temperature: 0.07 (CLIP §2.5), i.e. scale ``1/0.07 ≈ 14.3``; stored as ``log_scale``.
-    max_scale:        100 (CLIP §2.5). The clip is applied in the forward, so a clipped scale gets no
-                      gradient pushing it further up (open_clip clamps the parameter after each step;
-                      both keep the effective scale <= 100).
+    max_scale:        100 (CLIP §2.5). As in open_clip, the forward uses ``exp(log_scale)`` as it is and
+                      the *parameter* is clamped to ``[0, log(max_scale)]`` after each optimizer step
+                      (:meth:`clamp_scale_`; open_clip ``src/training/train.py``: ``logit_scale.clamp_(0,
+                      math.log(100))``). A clamp inside the forward would zero the scale's gradient once it
+                      reached the bound, so it could never come back down.
     learnable:        False freezes the scale (a fixed temperature).
     """
 
@@ -62,15 +64,26 @@ class ClipLoss(nn.Module):
         super().__init__()
         if not init_temperature > 0:
             raise ValueError(f"init_temperature must be > 0, got {init_temperature}")
-        if not max_scale > 0:
-            raise ValueError(f"max_scale must be > 0, got {max_scale}")
+        if not max_scale >= 1:
+            raise ValueError(f"max_scale must be >= 1 (CLIP: 100), got {max_scale}")
+        if not 1.0 <= 1.0 / init_temperature <= max_scale:
+            raise ValueError(
+                f"init_temperature={init_temperature} gives logit scale {1.0 / init_temperature:.4g}, outside "
+                f"the clamp range [1, max_scale={max_scale}]: use a temperature in [{1.0 / max_scale:.4g}, 1] "
+                "(CLIP: 0.07)"
+            )
         self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)), requires_grad=learnable)
         self.max_scale = float(max_scale)
 
     @property
     def scale(self) -> Tensor:
-        """The logit scale actually used: ``min(exp(log_scale), max_scale)`` (0-d)."""
-        return self.log_scale.exp().clamp(max=self.max_scale)
+        """The logit scale ``exp(log_scale)`` (0-d), within [1, max_scale] after :meth:`clamp_scale_`."""
+        return self.log_scale.exp()
+
+    @torch.no_grad()
+    def clamp_scale_(self) -> None:
+        """In place: ``log_scale`` into ``[0, log(max_scale)]``; call after every optimizer step."""
+        self.log_scale.clamp_(0.0, math.log(self.max_scale))
 
     def forward(self, image: Tensor, text: Tensor) -> Tensor:
         """Loss of image ``[B, E]`` and text ``[B, E]`` features of matching pairs (normalized here)."""

@@ -49,7 +49,7 @@ class ClipConfig(MethodConfig):
     context_length: int = 77  # CLIP §2.4: 76 BPE tokens + SOT/EOT
     text_pool: str = "argmax"  # EOT read at the largest id (CLIP) or "first_eot"
     init_temperature: float = 0.07  # CLIP §2.5
-    max_logit_scale: float = 100.0  # CLIP §2.5
+    max_logit_scale: float = 100.0  # CLIP §2.5; the parameter is clamped after each optimizer step
     learnable_temperature: bool = True
     view_size: int | None = None  # crop output size; None: the input size
     views: ViewRecipe = field(default_factory=_clip_views)
@@ -66,8 +66,15 @@ class ClipConfig(MethodConfig):
             raise ValueError(f"method.context_length must be >= 2 (SOT and EOT), got {self.context_length}")
         if self.text_pool not in ("argmax", "first_eot"):
             raise ValueError(f"method.text_pool must be 'argmax' or 'first_eot', got {self.text_pool!r}")
-        if not self.init_temperature > 0 or not self.max_logit_scale > 0:
-            raise ValueError("method.init_temperature and method.max_logit_scale must be > 0")
+        if not self.init_temperature > 0 or not self.max_logit_scale >= 1:
+            raise ValueError(
+                "method.init_temperature must be > 0 and method.max_logit_scale >= 1 (CLIP: 100)"
+            )
+        if not 1.0 <= 1.0 / self.init_temperature <= self.max_logit_scale:
+            raise ValueError(
+                f"method.init_temperature={self.init_temperature} must lie in "
+                f"[1/method.max_logit_scale, 1] = [{1.0 / self.max_logit_scale:.4g}, 1] (CLIP: 0.07)"
+            )
 
 
 @register_method("clip")
@@ -136,6 +143,11 @@ class CLIP(Method):
             metrics={"clip_acc": accuracy, "logit_scale": self.loss_fn.scale.detach()},
             features=features,
         )
+
+    def after_optimizer_step(self, progress: Progress) -> None:
+        # open_clip clamps the parameter after the step (not the scale in the forward), so a scale
+        # that reached 100 keeps its gradient and can come back down.
+        self.loss_fn.clamp_scale_()
 
     # -- zero-shot / retrieval interface ---------------------------------------------------------
     @property

@@ -1,4 +1,4 @@
-"""CLIP loss vs a naive per-row reference, vs open_clip's ClipLoss, and its learnable clipped scale."""
+"""CLIP loss vs a naive per-row reference, vs open_clip's ClipLoss, and its learnable scale clamped after the step."""
 
 from __future__ import annotations
 
@@ -57,17 +57,30 @@ def test_matches_open_clip_clip_loss() -> None:
         torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-def test_scale_init_clip_and_gradient() -> None:
+def test_scale_init_gradient_at_the_bound_and_clamp_after_the_step() -> None:
     loss_fn = ClipLoss()
-    assert math.isclose(float(loss_fn.scale), 1 / 0.07, rel_tol=1e-6)
+    assert math.isclose(float(loss_fn.scale.detach()), 1 / 0.07, rel_tol=1e-6)
     with torch.no_grad():
-        loss_fn.log_scale.fill_(math.log(500.0))
-    assert float(loss_fn.scale) == 100.0
+        loss_fn.log_scale.fill_(math.log(100.0))
     image, text = _features()
     loss_fn(image.float(), text.float()).backward()
-    assert loss_fn.log_scale.grad == 0  # clipped: no gradient pushes it further
+    # At the bound the scale keeps its gradient (open_clip: no clamp in the forward) ...
+    assert loss_fn.log_scale.grad != 0
+    u, v = F.normalize(image.float(), dim=1), F.normalize(text.float(), dim=1)
+    torch.testing.assert_close(loss_fn(image.float(), text.float()), clip_loss(u, v, 100.0))
+    # ... and the parameter itself is clamped to [0, log 100] after an optimizer step.
+    with torch.no_grad():
+        loss_fn.log_scale.fill_(math.log(500.0))
+    loss_fn.clamp_scale_()
+    assert math.isclose(float(loss_fn.scale.detach()), 100.0, rel_tol=1e-6)
+    with torch.no_grad():
+        loss_fn.log_scale.fill_(-1.0)
+    loss_fn.clamp_scale_()
+    assert float(loss_fn.log_scale.detach()) == 0.0  # scale >= 1, as open_clip's clamp_(0, ln 100)
     frozen = ClipLoss(learnable=False)
     assert not frozen.log_scale.requires_grad
+    with pytest.raises(ValueError, match="init_temperature"):
+        ClipLoss(init_temperature=0.001)  # scale 1000 > max_scale 100
 
 
 def test_perfect_alignment_closed_form() -> None:

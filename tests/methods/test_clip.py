@@ -3,6 +3,8 @@ through the trainer's data path learns a toy image-text task well enough for zer
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -69,11 +71,36 @@ def test_loss_is_clip_loss_of_projected_features() -> None:
     assert id(method.loss_fn.log_scale) in names  # the temperature is never decayed
 
 
+def test_scale_pushed_above_100_is_clamped_after_the_step_and_can_come_back_down() -> None:
+    """open_clip: ``logit_scale.clamp_(0, ln 100)`` after ``optimizer.step()``, no clamp in the forward."""
+    method = tiny()
+    with torch.no_grad():
+        method.loss_fn.log_scale.fill_(math.log(150.0))  # pushed above the bound by a step
+    method.after_optimizer_step(Progress(0, 10))
+    assert math.isclose(float(method.loss_fn.scale.detach()), 100.0, rel_tol=1e-6)
+    opt = torch.optim.SGD([method.loss_fn.log_scale], lr=0.05)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    tokens = method.tokenizer([f"caption number {i}" for i in range(8)])
+    batch = method.make_batch(images, tokens, generator=g)
+    for step in range(3):
+        # Untrained features: the matching pair is rarely the top logit, so a lower scale lowers the loss.
+        out = method.training_step(batch, Progress(step, 10))
+        opt.zero_grad()
+        out.loss.backward()
+        assert float(method.loss_fn.log_scale.grad) > 0  # a gradient at the bound, pointing down
+        opt.step()
+        method.after_optimizer_step(Progress(step, 10))
+    assert float(method.loss_fn.scale.detach()) < 100.0
+
+
 def test_config_validation_names_the_field() -> None:
     with pytest.raises(ValueError, match="method.text_width"):
         tiny(text_heads=3)
     with pytest.raises(ValueError, match="method.text_pool"):
         ClipConfig(text_pool="mean").validate()
+    with pytest.raises(ValueError, match="method.init_temperature"):
+        ClipConfig(init_temperature=0.005).validate()  # scale 200 > max_logit_scale 100
 
 
 def test_learns_toy_task_zero_shot_and_retrieval() -> None:
