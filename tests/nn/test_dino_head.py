@@ -63,3 +63,47 @@ def test_batch_norm_option_standardizes_hidden_layers():
     # A shared offset of every input is removed by the first batch norm (train mode): same output.
     x = torch.randn(5, 6)
     torch.testing.assert_close(head(x + 100.0 * torch.randn(1, 6)), head(x), rtol=1e-4, atol=1e-4)
+
+
+def _reference_head(in_dim, out_dim, hidden_dim, bottleneck_dim, norm_last_layer=True) -> nn.Module:
+    """DINO's official head construction order, written with torch's own weight norm: the MLP built and
+    re-initialised (trunc_normal(0.02), zero bias) first, then a default-initialised bias-free linear layer
+    wrapped in weight norm with its gain filled with 1."""
+    mlp = nn.Sequential(
+        nn.Linear(in_dim, hidden_dim),
+        nn.GELU(),
+        nn.Linear(hidden_dim, hidden_dim),
+        nn.GELU(),
+        nn.Linear(hidden_dim, bottleneck_dim),
+    )
+    for m in mlp:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+    last = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))
+    with torch.no_grad():
+        last.parametrizations.weight.original0.fill_(1.0)
+    last.parametrizations.weight.original0.requires_grad_(not norm_last_layer)
+    return nn.ModuleDict({"mlp": mlp, "last_layer": last})
+
+
+def test_init_equals_the_reference_and_the_last_layer_keeps_the_default_linear_init():
+    torch.manual_seed(0)
+    ref = _reference_head(12, 300, 16, 64)
+    torch.manual_seed(0)
+    head = DINOHead(12, out_dim=300, hidden_dim=16, bottleneck_dim=64)
+    for ours, theirs in zip(
+        [m for m in head.mlp if isinstance(m, nn.Linear)],
+        [m for m in ref["mlp"] if isinstance(m, nn.Linear)],
+        strict=True,
+    ):
+        assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
+    v_ref = ref["last_layer"].parametrizations.weight.original1
+    assert torch.equal(head.last_layer.weight_v, v_ref)
+    assert torch.equal(head.last_layer.weight_g, torch.ones(300))
+    x = torch.randn(5, 12)
+    torch.testing.assert_close(head(x), ref["last_layer"](F.normalize(ref["mlp"](x), dim=-1)))
+    # Default nn.Linear init, U(-1/sqrt(64), 1/sqrt(64)): not a truncated normal of std 0.02.
+    v = head.last_layer.weight_v
+    assert v.abs().max() <= 64**-0.5 and v.abs().max() > 0.9 * 64**-0.5
+    assert v.std().item() == pytest.approx(64**-0.5 / 3**0.5, rel=0.05)
