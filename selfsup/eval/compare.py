@@ -5,8 +5,9 @@ Each method is pretrained from its own config ``configs/<method>_<data>.yaml`` (
 budget (``train.time_budget_minutes``, step count calibrated at start) or the same step count, in
 a **separate process**: a method that crashes is reported in its row and the others go on, and a
 re-run reuses every finished run (an interrupted comparison loses at most the method in flight).
-Every encoder is then evaluated by the same code on the same test split: kNN and linear probe on
-frozen features, linear probe with 1 % and 10 % of the labels (``label_efficiency.label_subset``,
+Every encoder is then evaluated by the same code on the same splits: kNN and linear probe on
+frozen features on the validation split carved from train (the leaderboard ranks by it) and on
+the test split, linear probe with 1 % and 10 % of the labels (``label_efficiency.label_subset``,
 identical subsets for every method), RankMe and uniformity of the test embeddings, plus the
 run's training throughput and peak memory (``train_stats.json``). Raw pixels and a random-init
 copy of every distinct backbone are reference rows.
@@ -28,9 +29,8 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from selfsup.eval.baselines import random_init_copy
+from selfsup.eval.baselines import knn_val_and_test, random_init_copy
 from selfsup.eval.features import extract_features, raw_pixel_features
-from selfsup.eval.knn import knn_accuracy
 from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
 from selfsup.eval.protocol import EvalData, load_eval_data
@@ -71,6 +71,8 @@ class LeaderboardRow:
     train_minutes: float | None = None
     images_per_second: float | None = None
     peak_memory_mb: float | None = None
+    knn_val: float | None = None
+    linear_val: float | None = None
     knn: float | None = None
     linear: float | None = None
     linear_1pct: float | None = None
@@ -109,8 +111,9 @@ def score_features(train: Tensor, test: Tensor, data: EvalData, row: Leaderboard
     ytr, yte = data.train_labels, data.test_labels
     classes = int(max(int(ytr.max()), int(yte.max()))) + 1
     row.feature_dim = int(train.shape[1])
-    row.knn = knn_accuracy(train, ytr, test, yte)
-    row.linear = linear_probe(train, ytr, test, yte, seed=seed, num_classes=classes).test_accuracy
+    row.knn_val, row.knn = knn_val_and_test(train, ytr, test, yte, data.validation, k=20, temperature=0.07)
+    probe = linear_probe(train, ytr, test, yte, seed=seed, num_classes=classes, split=data.validation)
+    row.linear_val, row.linear = probe.val_accuracy, probe.test_accuracy
     for fraction, name in zip(LABEL_FRACTIONS, ("linear_1pct", "linear_10pct"), strict=True):
         idx = label_subset(ytr, fraction, seed)
         setattr(
@@ -217,15 +220,19 @@ def _cell(row: LeaderboardRow, name: str) -> str:
     value = getattr(row, name)
     if value is None:
         return "-"
-    if name in ("knn", "linear", "linear_1pct", "linear_10pct"):
+    if name in ("knn_val", "linear_val", "knn", "linear", "linear_1pct", "linear_10pct"):
         return f"{100 * value:.2f}"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def format_leaderboard(rows: Sequence[LeaderboardRow]) -> str:
-    """Markdown, trained methods sorted by kNN accuracy (%), reference rows last."""
+    """Markdown, trained methods ranked by validation kNN accuracy (%), reference rows last.
+
+    ``val`` columns: the validation split carved from train; ``test`` columns: the test split, scored
+    once; the 1 % / 10 % probes are fit on label subsets of train and scored on test."""
     columns = {
-        "kNN": "knn", "linear": "linear", "linear 1%": "linear_1pct", "linear 10%": "linear_10pct",
+        "kNN val": "knn_val", "linear val": "linear_val", "kNN test": "knn", "linear test": "linear",
+        "linear 1% test": "linear_1pct", "linear 10% test": "linear_10pct",
         "RankMe": "rankme", "uniformity": "uniformity", "steps": "steps", "train min": "train_minutes",
         "img/s": "images_per_second", "peak MB": "peak_memory_mb",
     }  # fmt: skip
@@ -235,7 +242,7 @@ def format_leaderboard(rows: Sequence[LeaderboardRow]) -> str:
     ]
     trained = [r for r in rows if not r.method.startswith(("raw pixels", "random init"))]
     refs = [r for r in rows if r not in trained]
-    for r in sorted(trained, key=lambda r: -(r.knn if r.knn is not None else -1.0)) + refs:
+    for r in sorted(trained, key=lambda r: -(r.knn_val if r.knn_val is not None else -1.0)) + refs:
         cells = [r.method, r.backbone or "-", *(_cell(r, name) for name in columns.values()), r.status]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from selfsup.cli.main import main
+from selfsup.data.splits import stratified_split
 from selfsup.eval.compare import LeaderboardRow, find_config, format_leaderboard, parse_budget, score_features
 from selfsup.eval.protocol import EvalData
 
@@ -48,10 +49,12 @@ def test_score_features_on_separable_features() -> None:
         torch.zeros(80, 1, 2, 2, dtype=torch.uint8),
         yte,
         "x",
+        stratified_split(ytr, 0.1, seed=0),
     )
     row = LeaderboardRow("m")
     score_features(tr, te, data, row)
     assert row.knn == 1.0 and row.linear == 1.0 and row.linear_10pct > 0.9
+    assert row.knn_val == 1.0 and row.linear_val == 1.0  # the validation columns use the carved split
     assert row.feature_dim == 16 and 1.0 < row.rankme <= 16.0 and row.uniformity < 0
 
 
@@ -89,11 +92,12 @@ def test_compare_end_to_end_isolates_failures_and_reuses_runs(tmp_path: Path, ca
     assert "| simclr |" in capsys.readouterr().out
 
 
-def test_leaderboard_sorts_by_knn() -> None:
+def test_leaderboard_ranks_by_validation_never_test() -> None:
     rows = [
-        LeaderboardRow("a", knn=0.5),
-        LeaderboardRow("b", knn=0.9),
-        LeaderboardRow("raw pixels", knn=0.99),
+        LeaderboardRow("a", knn_val=0.5, knn=0.95),
+        LeaderboardRow("b", knn_val=0.9, knn=0.6),
+        LeaderboardRow("raw pixels", knn_val=0.99, knn=0.99),
     ]
     lines = format_leaderboard(rows).splitlines()
     assert [ln.split("|")[1].strip() for ln in lines[2:]] == ["b", "a", "raw pixels"]
+    assert "kNN val" in lines[0] and "kNN test" in lines[0]
