@@ -11,12 +11,16 @@ dataset) from
 It reads JSON only, never the training data and never a pickle. ``check_eval_input`` is the one
 rule every evaluation command applies: it uses the encoder's own input unless an explicit option
 contradicts it, which is an error naming both values unless the user says it is deliberate.
+``load_checkpoint_run`` rebuilds a checkpoint's method at its recorded input: the one loader behind
+viz, zero-shot and export.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selfsup.types import InputSpec
 
@@ -115,3 +119,66 @@ def check_eval_input(
             f"{ALLOW_MISMATCH_FLAG} to convert the images deliberately"
         )
     return image_size if image_size is not None else spec.image_size
+
+
+def _records_input(run_dir: Path) -> bool:
+    derived = run_dir / "derived.json"
+    if derived.is_file() and isinstance(_read_json(derived).get("input"), dict):
+        return True
+    return (run_dir / "encoder.json").is_file()
+
+
+@dataclass
+class CheckpointRun:
+    """A training checkpoint loaded back: the whole method (heads, decoders), its config and input."""
+
+    method: Any  # selfsup.methods.base.Method, in eval mode, on the CPU
+    config: Any  # selfsup.train.config.RunConfig of RUN/config.yaml
+    spec: InputSpec
+    step: int  # optimizer steps the checkpoint had taken
+    run_dir: Path
+
+
+def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> CheckpointRun:
+    """Rebuild the method of ``RUN/checkpoints/*.ckpt`` from ``RUN/config.yaml`` at its recorded input.
+
+    ``expected``: the method name the caller needs (an error names the run's method otherwise).
+    The weights are read with ``torch.load(weights_only=True)``: tensors and plain containers only,
+    never pickled code. Runs that predate the input record learn channels and size from their
+    training dataset, as ``pretrain`` chose them.
+    """
+    import torch
+
+    from selfsup.train.config_loader import load_run_config
+    from selfsup.train.pretrain import build_method
+    from selfsup.train.run_dir import run_dir_of_checkpoint
+
+    run_dir = run_dir_of_checkpoint(checkpoint)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"{config_path} is missing; a training checkpoint must stay inside its run directory "
+            "(RUN/checkpoints/last.ckpt), or pass the exported RUN/encoder.safetensors instead"
+        )
+    cfg = load_run_config(config_path)
+    if expected is not None and cfg.method_name != expected:
+        raise ValueError(f"{checkpoint} is a {cfg.method_name!r} run; this needs a {expected!r} run")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")
+    if _records_input(run_dir):
+        spec = input_spec_of(run_dir)
+        method = build_method(cfg, spec.channels, spec.image_size)
+    else:
+        from selfsup.data import create_dataset
+        from selfsup.train.checkpoint import input_spec
+
+        data = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
+        size = cfg.data.image_size or data.image_size[0]
+        method = build_method(cfg, data.channels, size)
+        spec = input_spec(method, cfg, size)
+    weights = {
+        k.removeprefix("method."): v for k, v in state["state_dict"].items() if k.startswith("method.")
+    }
+    method.load_state_dict(weights)
+    return CheckpointRun(method.eval(), cfg, spec, int(state.get("global_step", 0)), run_dir)

@@ -1,12 +1,15 @@
 """``selfsup eval zeroshot|retrieval``: CLIP zero-shot classification and image-text retrieval.
 
-The model is either a CLIP run of this library (``--checkpoint RUN/checkpoints/last.ckpt``: the method
-is rebuilt from ``RUN/config.yaml`` and its weights read with ``torch.load(weights_only=True)``) or an
-open_clip model from a local file (``--open-clip ARCH --checkpoint FILE [--open-clip-config JSON]``).
+The model is either a CLIP run of this library (``--checkpoint RUN/checkpoints/last.ckpt``, rebuilt by
+``selfsup.runs.load_checkpoint_run`` at the run's recorded input, weights read with
+``torch.load(weights_only=True)``) or an open_clip model from a local file (``--open-clip ARCH
+--checkpoint FILE [--open-clip-config JSON]``).
 
-``clip_report(method, cfg)`` is what ``selfsup pretrain clip`` prints after training: zero-shot
-accuracy on the held-out split of the labelled dataset behind the caption data and retrieval
-Recall@1/5/10 on the held-out captions, each beside chance.
+A run is evaluated on what it was trained with (its ``InputSpec``): without options, the held-out
+split of its own caption data at its own image size, i.e. the sets and lines ``selfsup pretrain clip``
+printed after training (``clip_report``). ``--data`` evaluates on another dataset (transfer, named in
+the output); an ``--image-size`` other than the run's, or a dataset with another channel count, is an
+error naming both unless ``--allow-input-mismatch``.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+from torch import Tensor
 
 from selfsup.eval.zeroshot import DEFAULT_TEMPLATES
+from selfsup.runs import check_eval_input, load_checkpoint_run
+from selfsup.types import InputSpec
 
-# Native image side of the caption datasets (when data.image_size is None).
-_NATIVE_SIZE = {"fashion_mnist_captions": 28, "stamps_fashion_mnist_captions": 32}
+# Templated captions repeat within a class: retrieval there measures classification, not text.
+_NO_RETRIEVAL = ("fashion_mnist_captions",)
 
 
 def parse_list(value: str | None, what: str) -> list[str] | None:
@@ -36,37 +41,53 @@ def parse_list(value: str | None, what: str) -> list[str] | None:
     return items
 
 
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
 def load_clip_checkpoint(checkpoint: str | Path, device: str = "cpu") -> tuple[Any, Any]:
     """(CLIP method with the checkpoint's weights, its RunConfig) from ``RUN/checkpoints/*.ckpt``."""
-    from selfsup.train.config_loader import load_run_config
-    from selfsup.train.pretrain import build_method
-    from selfsup.train.run_dir import run_dir_of_checkpoint
-
-    run_dir = run_dir_of_checkpoint(checkpoint)
-    cfg = load_run_config(run_dir / "config.yaml")
-    if cfg.method_name != "clip":
-        raise ValueError(
-            f"{checkpoint} is a {cfg.method_name!r} run; zero-shot needs a clip run or --open-clip"
-        )
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-    weights = {k.removeprefix("method."): v for k, v in state.items() if k.startswith("method.")}
-    conv = next(v for k, v in weights.items() if k.startswith("encoder.") and v.dim() == 4)
-    size = cfg.data.image_size or _NATIVE_SIZE.get(cfg.data.name, 64)
-    method = build_method(cfg, int(conv.shape[1]), size)
-    method.load_state_dict(weights)
-    return method.to(device).eval(), cfg
+    run = load_checkpoint_run(checkpoint, "clip")
+    return run.method.to(device).eval(), run.config
 
 
-def load_model(args: argparse.Namespace) -> Any:
-    if not args.checkpoint:
-        raise ValueError(
-            "pass --checkpoint (a clip run's RUN/checkpoints/last.ckpt, or a file with --open-clip)"
-        )
-    if args.open_clip:
-        from selfsup.eval.open_clip_model import load_open_clip
+class _AsTrained:
+    """A CLIP model whose ``encode_images`` first converts images to the channels it was trained on.
 
-        return load_open_clip(args.open_clip, args.checkpoint, args.open_clip_config)
-    return load_clip_checkpoint(args.checkpoint)[0]
+    Only built after ``check_eval_input`` let a channel mismatch through (``--allow-input-mismatch``);
+    everything else (``encode_texts``, ``encode_tokens``) is the model's own.
+    """
+
+    def __init__(self, model: Any, channels: int) -> None:
+        self.model, self.channels = model, channels
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        from selfsup.views.channels import match_channels
+
+        return self.model.encode_images(match_channels(images, self.channels))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "model":  # not set yet (copy / unpickle): no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+def caption_sets(name: str, root: str | None, size: int | None, split: str = "test") -> list[tuple[str, Any]]:
+    """``(name, CaptionDataset)`` of ``split`` that a CLIP run on caption data ``name`` is scored on.
+
+    The joint stamps + Fashion-MNIST data is reported as its two sources (17 vs 10 classes); the
+    other caption datasets as themselves. ``size`` None: the dataset's own default (as in training).
+    """
+    from selfsup.data.captions import create_caption_dataset, fashion_mnist_captions, stamps_captions
+
+    key = _key(name)
+    if key == "stamps_fashion_mnist_captions":
+        size = size or create_caption_dataset(key, split, root, None).size
+        return [
+            ("stamps_captions", stamps_captions(split, None, size)),
+            ("fashion_mnist_captions", fashion_mnist_captions(split, None, size, channels=3)),
+        ]
+    return [(key, create_caption_dataset(key, split, root, size))]
 
 
 def labelled_split(name: str, split: str, root: str | None, image_size: int | None, max_items: int | None):
@@ -74,20 +95,22 @@ def labelled_split(name: str, split: str, root: str | None, image_size: int | No
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.data.captions import CAPTION_DATASETS, create_caption_dataset
 
-    key = name.strip().lower().replace("-", "_")
-    if key in CAPTION_DATASETS:
-        ds = create_caption_dataset(key, split, root, image_size)
-        if ds.labels is None or not ds.classes:
-            raise ValueError(f"caption dataset {name!r} has no class labels; zero-shot needs labelled data")
-        images = ds.images_at(ds.caption_image)
-        return images[:max_items], ds.labels[:max_items], ds.classes
+    if _key(name) in CAPTION_DATASETS:
+        return caption_labels(name, create_caption_dataset(_key(name), split, root, image_size), max_items)
     ds = create_dataset(name, split, root=root, image_size=image_size)
     images, labels = dataset_to_tensors(ds, max_items=max_items)
     return images, labels, list(ds.classes)
 
 
+def caption_labels(name: str, ds: Any, max_items: int | None = None) -> tuple[Tensor, Tensor, list[str]]:
+    """(uint8 image of every caption ``[N, C, S, S]``, its class ``[N]``, class names) of a caption set."""
+    if ds.labels is None or not ds.classes:
+        raise ValueError(f"caption dataset {name!r} has no class labels; zero-shot needs labelled data")
+    return ds.images_at(ds.caption_image)[:max_items], ds.labels[:max_items], list(ds.classes)
+
+
 def zeroshot_result(
-    model: Any, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], templates: Sequence[str]
+    model: Any, images: Tensor, labels: Tensor, classes: Sequence[str], templates: Sequence[str]
 ) -> dict[str, float]:
     from selfsup.eval.zeroshot import zeroshot_classify
 
@@ -95,20 +118,15 @@ def zeroshot_result(
     return zeroshot_classify(model, images, labels, readable, templates)
 
 
-def run_zeroshot(args: argparse.Namespace) -> int:
-    model = load_model(args)
-    images, labels, classes = labelled_split(args.data, args.split, args.root, args.image_size, args.max_test)
-    classes = parse_list(args.classes, "classes") or classes
-    if len(classes) <= int(labels.max()):
-        raise ValueError(f"--classes gives {len(classes)} names but the labels go up to {int(labels.max())}")
-    templates = parse_list(args.templates, "templates") or list(DEFAULT_TEMPLATES)
-    r = zeroshot_result(model, images, labels, classes, templates)
-    print(
-        f"zero-shot on {args.data} {args.split} ({len(labels)} images, {len(classes)} classes, "
-        f"{len(templates)} templates): top-1 {100 * r['top1']:.2f}%  top-5 {100 * r['top5']:.2f}%  "
-        f"(chance {100 * r['chance']:.2f}%)"
+def format_zeroshot(
+    name: str, split: str, num_classes: int, num_templates: int, num_images: int, r: dict[str, float]
+) -> str:
+    """The one zero-shot line of ``clip_report`` and ``selfsup eval zeroshot``."""
+    return (
+        f"zero-shot on {name} {split} ({num_images} images, {num_classes} class names as text, "
+        f"{num_templates} templates): top-1 {100 * r['top1']:.2f}% (chance {100 * r['chance']:.2f}%), "
+        f"top-5 {100 * r['top5']:.2f}%"
     )
-    return 0
 
 
 def format_recall(r: dict[str, float]) -> str:
@@ -119,50 +137,138 @@ def format_recall(r: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def run_retrieval(args: argparse.Namespace) -> int:
-    from selfsup.data.captions import create_caption_dataset
+def retrieval_lines(model: Any, name: str, split: str, ds: Any) -> list[str]:
+    """The retrieval heading and Recall@K table of ``clip_report`` and ``selfsup eval retrieval``."""
     from selfsup.eval.retrieval import evaluate_retrieval
 
-    model = load_model(args)
-    ds = create_caption_dataset(args.data, args.split, args.root, args.image_size)
     r = evaluate_retrieval(model, ds)
-    print(f"retrieval on {args.data} {args.split} ({ds.num_images} images, {len(ds)} captions)")
-    print(format_recall(r))
+    return [f"retrieval on {name} {split} ({ds.num_images} images, {len(ds)} captions):", format_recall(r)]
+
+
+def _spec_without_record(method: Any, cfg: Any) -> InputSpec:
+    """A run's input as training built it, for callers without the run's record."""
+    size = cfg.data.image_size
+    if size is None:  # the caption dataset's own default, which training used
+        size = caption_sets(cfg.data.name, cfg.data.root, None)[0][1].size
+    mean, std = method.normalization()
+    return InputSpec(int(size), int(method.encoder.in_chans), mean, std, cfg.data.name, cfg.data.root)
+
+
+def clip_report(
+    method: Any,
+    cfg: Any,
+    templates: Sequence[str] = DEFAULT_TEMPLATES,
+    spec: InputSpec | None = None,
+    split: str = "test",
+) -> str:
+    """Zero-shot (class names as text) and retrieval (captions) of a CLIP run on its held-out split.
+
+    ``spec``: the run's recorded input (``selfsup.runs.input_spec_of``); None rebuilds it from ``cfg``.
+    ``selfsup eval zeroshot`` + ``selfsup eval retrieval --checkpoint CKPT`` print the same lines.
+    """
+    spec = spec or _spec_without_record(method, cfg)
+    method = method.float().eval()
+    lines = []
+    for name, ds in caption_sets(spec.dataset or cfg.data.name, spec.root, spec.image_size, split):
+        if ds.labels is not None and ds.classes:
+            images, labels, classes = caption_labels(name, ds)
+            r = zeroshot_result(method, images, labels, classes, templates)
+            lines.append(format_zeroshot(name, split, len(classes), len(templates), len(labels), r))
+        if name not in _NO_RETRIEVAL:
+            lines += retrieval_lines(method, name, split, ds)
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the two commands
+def _load(args: argparse.Namespace) -> tuple[Any, InputSpec | None]:
+    """(model, its input spec: None for an open_clip file, which has its own preprocessing)."""
+    if not args.checkpoint:
+        raise ValueError(
+            "pass --checkpoint (a clip run's RUN/checkpoints/last.ckpt, or a file with --open-clip)"
+        )
+    if args.open_clip:
+        from selfsup.eval.open_clip_model import load_open_clip
+
+        if args.data is None:
+            raise ValueError("--open-clip needs --data NAME: an open_clip file records no training dataset")
+        return load_open_clip(args.open_clip, args.checkpoint, args.open_clip_config), None
+    run = load_checkpoint_run(args.checkpoint, "clip")
+    return _AsTrained(run.method.float().eval(), run.spec.channels), run.spec
+
+
+def _size(args: argparse.Namespace, spec: InputSpec | None) -> int | None:
+    """The run's own size unless ``--image-size`` deliberately differs (None: the dataset's default)."""
+    if spec is None:
+        return args.image_size
+    return check_eval_input(spec, args.checkpoint, args.image_size, allow_mismatch=args.allow_input_mismatch)
+
+
+def _own_sets(args: argparse.Namespace, spec: InputSpec, size: int | None) -> list[tuple[str, Any]]:
+    if spec.dataset is None:
+        raise ValueError(f"{args.checkpoint} records no training dataset; pass --data NAME")
+    return caption_sets(spec.dataset, spec.root, size, args.split)
+
+
+def _root(args: argparse.Namespace, spec: InputSpec | None) -> str | None:
+    """``--root``, else the run's own root when ``--data`` is the run's own dataset."""
+    if args.root is not None or spec is None or _key(args.data) != _key(spec.dataset or ""):
+        return args.root
+    return spec.root
+
+
+def _check(
+    args: argparse.Namespace, spec: InputSpec | None, name: str, size: int | None, channels: int
+) -> None:
+    """Raise on a channel mismatch unless deliberate; say what differs from training when it does."""
+    if spec is None:
+        return
+    check_eval_input(
+        spec, args.checkpoint, channels=channels, data=name, allow_mismatch=args.allow_input_mismatch
+    )
+    differs = []
+    if args.data is not None and _key(args.data) != _key(spec.dataset or ""):
+        differs.append(f"dataset {name!r} (trained on {spec.dataset!r})")
+    if size is not None and size != spec.image_size:
+        differs.append(f"{size} px (trained at {spec.image_size} px)")
+    if channels != spec.channels:
+        differs.append(f"{channels}-channel images converted to {spec.channels}")
+    if differs:
+        print(f"note: evaluated on {', '.join(differs)}")
+
+
+def run_zeroshot(args: argparse.Namespace) -> int:
+    """``selfsup eval zeroshot``: one line per evaluated set (``format_zeroshot``)."""
+    model, spec = _load(args)
+    size = _size(args, spec)
+    if args.data is None:
+        sets = [(name, *caption_labels(name, ds, args.max_test)) for name, ds in _own_sets(args, spec, size)]
+    else:
+        sets = [(args.data, *labelled_split(args.data, args.split, _root(args, spec), size, args.max_test))]
+    templates = parse_list(args.templates, "templates") or list(DEFAULT_TEMPLATES)
+    for name, images, labels, classes in sets:
+        _check(args, spec, name, size, int(images.shape[1]))
+        classes = parse_list(args.classes, "classes") or classes
+        if len(classes) <= int(labels.max()):
+            raise ValueError(
+                f"--classes gives {len(classes)} names but the labels of {name} go up to {int(labels.max())}"
+            )
+        r = zeroshot_result(model, images, labels, classes, templates)
+        print(format_zeroshot(name, args.split, len(classes), len(templates), len(labels), r))
     return 0
 
 
-def _report_sets(cfg: Any) -> list[tuple[str, Any, bool]]:
-    """(name, held-out caption dataset, whether retrieval is meaningful) of a CLIP run's data."""
-    from selfsup.data.captions import create_caption_dataset, fashion_mnist_captions, stamps_captions
+def run_retrieval(args: argparse.Namespace) -> int:
+    """``selfsup eval retrieval``: a heading and a Recall@K table per evaluated caption set."""
+    from selfsup.data.captions import create_caption_dataset
 
-    name = cfg.data.name.strip().lower().replace("-", "_")
-    if name == "stamps_fashion_mnist_captions":  # report the two sources apart: 17 vs 10 classes
-        size = cfg.data.image_size or _NATIVE_SIZE[name]
-        return [
-            ("stamps_captions", stamps_captions("test", None, size), True),
-            ("fashion_mnist_captions", fashion_mnist_captions("test", None, size, channels=3), False),
-        ]
-    test = create_caption_dataset(name, "test", cfg.data.root, cfg.data.image_size)
-    # Templated captions repeat within a class, so retrieval there measures classification, not text.
-    return [(name, test, name != "fashion_mnist_captions")]
-
-
-def clip_report(method: Any, cfg: Any, templates: Sequence[str] = DEFAULT_TEMPLATES) -> str:
-    """Zero-shot (held-out split, class names as text) and retrieval (held-out captions) of a CLIP run."""
-    from selfsup.eval.retrieval import evaluate_retrieval
-
-    method = method.float().eval()
-    lines = []
-    for name, test, retrieval in _report_sets(cfg):
-        if test.labels is not None and test.classes:
-            images = test.images_at(test.caption_image)
-            r = zeroshot_result(method, images, test.labels, test.classes, templates)
-            lines.append(
-                f"zero-shot on {name} test ({len(test)} images, {len(test.classes)} class names as text, "
-                f"{len(templates)} templates): top-1 {100 * r['top1']:.2f}% (chance {100 * r['chance']:.2f}%), "
-                f"top-5 {100 * r['top5']:.2f}%"
-            )
-        if retrieval:
-            lines.append(f"retrieval on {name} test ({test.num_images} images, {len(test)} captions):")
-            lines.append(format_recall(evaluate_retrieval(method, test)))
-    return "\n".join(lines)
+    model, spec = _load(args)
+    size = _size(args, spec)
+    if args.data is None:
+        own = _own_sets(args, spec, size)
+        sets = [s for s in own if s[0] not in _NO_RETRIEVAL] or own
+    else:
+        sets = [(args.data, create_caption_dataset(args.data, args.split, _root(args, spec), size))]
+    for name, ds in sets:
+        _check(args, spec, name, size, ds.channels)
+        print("\n".join(retrieval_lines(model, name, args.split, ds)))
+    return 0

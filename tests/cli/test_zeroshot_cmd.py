@@ -76,3 +76,74 @@ def test_parse_list_and_errors(tmp_path: Path, capsys) -> None:
         parse_list("|", "classes")
     assert main(["eval", "zeroshot", "--data", "digits"]) == 2
     assert "pass --checkpoint" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- a real (tiny) clip run
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """Two steps of `selfsup pretrain clip` on the real stamps at 16 px: (checkpoint, end-of-training table)."""
+    from selfsup.cli.zeroshot_cmd import clip_report
+    from selfsup.train.pretrain import pretrain
+
+    out = tmp_path_factory.mktemp("clip-trained")
+    overrides = [o for o in TINY if not o.startswith("data.name")] + [
+        "data.name=stamps_captions",
+        "train.batch_size=32",
+        "train.max_steps=2",
+        "train.precision=32-true",
+        "train.progress_bar=false",
+        f"train.out_dir={out}",
+    ]
+    cfg = load_run_config(None, overrides, method="clip")
+    result = pretrain(cfg)
+    return result.run_dir / "checkpoints" / "last.ckpt", clip_report(result.method, cfg)
+
+
+def test_eval_commands_without_options_reproduce_the_end_of_training_table(trained, capsys) -> None:
+    ckpt, table = trained
+    assert "zero-shot on stamps_captions test" in table and "retrieval on stamps_captions test" in table
+    assert main(["eval", "zeroshot", "--checkpoint", str(ckpt)]) == 0
+    zeroshot = capsys.readouterr().out
+    assert main(["eval", "retrieval", "--checkpoint", str(ckpt)]) == 0
+    retrieval = capsys.readouterr().out
+    assert zeroshot + retrieval == table + "\n"
+
+
+def test_a_contradicting_image_size_is_an_error_naming_both(trained, capsys) -> None:
+    ckpt, table = trained
+    for protocol in ("zeroshot", "retrieval"):
+        assert main(["eval", protocol, "--checkpoint", str(ckpt), "--image-size", "24"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "trained at 16 px" in err and "--image-size 24" in err and "--allow-input-mismatch" in err
+    # Deliberate: evaluated at 24 px and said so.
+    argv = ["eval", "zeroshot", "--checkpoint", str(ckpt), "--image-size", "24", "--allow-input-mismatch"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "note: evaluated on 24 px (trained at 16 px)" in out and "zero-shot on stamps_captions test" in out
+    # The same size as trained, spelled out, is no mismatch and gives the table's line.
+    assert main(["eval", "zeroshot", "--checkpoint", str(ckpt), "--image-size", "16"]) == 0
+    assert capsys.readouterr().out.strip() == table.splitlines()[0]
+
+
+def test_a_grayscale_dataset_for_a_colour_model_needs_the_flag(trained, capsys) -> None:
+    ckpt, _ = trained
+    argv = [
+        "eval",
+        "zeroshot",
+        "--checkpoint",
+        str(ckpt),
+        "--data",
+        "fashion_mnist_captions",
+        "--max-test",
+        "50",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "takes 3-channel images" in err and "'fashion_mnist_captions' has 1 channel" in err
+    assert main([*argv, "--allow-input-mismatch"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "1-channel images converted to 3" in out
+        and "zero-shot on fashion_mnist_captions test (50 images" in out
+    )
