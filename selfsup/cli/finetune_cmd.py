@@ -20,7 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=5e-4, help="base lr per 256 images (MAE: 5e-4)")
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--layer-decay", type=float, default=0.75, help="layer-wise lr decay (1 = off)")
-    p.add_argument("--drop-path", type=float, default=0.1, help="stochastic depth rate (timm ViTs)")
+    p.add_argument(
+        "--drop-path",
+        type=float,
+        default=0.1,
+        help="stochastic depth rate (MAE: 0.1), applied where the backbone has it (timm ViTs and timm CNNs "
+        "that take drop_path_rate); other backbones fine-tune without it",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("LOW", "HIGH"))
@@ -77,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
     which = "random init" if args.random_init else str(args.encoder)
     print(
         f"fine-tune ({which}) on {args.data}: test top-1 {100 * result.test_accuracy:.2f}% "
-        f"after {result.steps} steps ({result.seconds:.0f} s)"
+        f"after {result.steps} steps ({result.seconds:.0f} s, drop path {result.drop_path:g})"
     )
     return 0

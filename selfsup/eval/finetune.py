@@ -9,7 +9,10 @@ the head ``lr``; **drop path** (stochastic depth, Huang et al. 2016; 0.1 for ViT
 used: views are a batched random resized crop + horizontal flip (``selfsup.views``).
 
 Layer-wise decay needs a ViT with ``blocks`` (timm names); other encoders train every layer with
-the same lr. Drop path is applied by rebuilding a ``timm:`` backbone with ``drop_path_rate``.
+the same lr. Drop path is applied where the backbone has it: a ``timm:`` backbone is rebuilt with
+``drop_path_rate`` (ViTs, and timm's CNNs that take it); backbones without stochastic depth (the
+default ``resnet_small`` and ``tv:`` nets, timm models that refuse the argument) fine-tune without it,
+so the default config works on every encoder. ``FinetuneResult.drop_path`` says what was applied.
 The classifier sits on the encoder's pooled features (``encoder(x) -> [B, D]``).
 """
 
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.eval.features import preprocess_for_eval
+from selfsup.nn.dropout import max_drop_path
 from selfsup.train.schedules import warmup_cosine
 from selfsup.types import Progress
 from selfsup.views import normalize, random_resized_crop, to_float
@@ -47,7 +51,7 @@ class FinetuneConfig:
     weight_decay: float = 0.05  # MAE Table 9
     betas: tuple[float, float] = (0.9, 0.999)  # MAE Table 9
     layer_decay: float = 0.75  # MAE Table 9: 0.75 (ViT-B uses 0.65 in the released recipe)
-    drop_path: float = 0.1  # MAE Table 9: 0.1 (ViT-B)
+    drop_path: float = 0.1  # MAE Table 9: 0.1 (ViT-B); only where the backbone has stochastic depth
     label_smoothing: float = 0.1  # MAE Table 9
     warmup_epochs: float = 1.0  # MAE: 5 of 100 epochs; scaled down for short schedules
     crop_scale: tuple[float, float] = (0.08, 1.0)  # RandomResizedCrop default
@@ -76,6 +80,7 @@ class FinetuneResult:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     model: nn.Module | None = None  # the fine-tuned encoder + classifier (eval mode)
+    drop_path: float = 0.0  # largest stochastic-depth rate in the fine-tuned encoder (0: it has none)
 
 
 def vit_layer_id(name: str, num_layers: int) -> int:
@@ -124,18 +129,23 @@ def layer_decay_param_groups(
 
 
 def _with_drop_path(encoder: nn.Module, rate: float) -> nn.Module:
-    """A copy of ``encoder`` with stochastic depth ``rate`` (rebuilt timm backbone, same weights)."""
-    if rate == 0.0:
-        return copy.deepcopy(encoder)
+    """A copy of ``encoder`` with stochastic depth ``rate`` where its architecture has it (same weights).
+
+    ``timm:`` backbones are rebuilt with ``drop_path_rate``; any other backbone, or a timm model whose
+    constructor refuses the argument, is copied as it is (no stochastic depth to switch on).
+    """
     spec = getattr(encoder, "spec", None)
-    if not spec or not str(spec.get("name", "")).startswith("timm:"):
-        raise ValueError(
-            f"drop_path={rate} needs a 'timm:' backbone (rebuilt with drop_path_rate); "
-            "use drop_path=0 for this encoder"
-        )
+    name = str(spec.get("name", "")) if spec else ""
+    if rate == 0.0 or not name.startswith("timm:"):
+        return copy.deepcopy(encoder)
     from selfsup.backbones import create_backbone
 
-    rebuilt = create_backbone(spec["name"], **{**spec["kwargs"], "drop_path_rate": rate})
+    try:
+        rebuilt = create_backbone(name, **{**spec["kwargs"], "drop_path_rate": rate})
+    except ValueError as err:  # the timm adapter's message for arguments timm.create_model rejected
+        if "drop_path_rate" not in str(err):
+            raise
+        return copy.deepcopy(encoder)
     rebuilt.load_state_dict(encoder.state_dict())
     return rebuilt.to(next(encoder.parameters()).device)
 
@@ -192,6 +202,10 @@ def finetune(
     classes = int(num_classes or int(train_labels.max()) + 1)
     device = next(encoder.parameters()).device
     model = _Classifier(_with_drop_path(encoder, cfg.drop_path), classes).to(device)
+    applied = max_drop_path(model)
+    if log is not None and cfg.drop_path > 0 and applied == 0.0:
+        name = (getattr(encoder, "spec", None) or {}).get("name", type(encoder).__name__)
+        log(f"finetune: backbone {name!r} has no stochastic depth; drop_path={cfg.drop_path} not applied")
     model.requires_grad_(True)  # MAE freezes its sin-cos embeddings in pretraining only
     groups = layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay)
     for g in groups:
@@ -245,4 +259,5 @@ def finetune(
         seconds=time.perf_counter() - started,
         history=history,
         model=model,
+        drop_path=applied,
     )

@@ -1,4 +1,5 @@
-"""Turn off every stochastic layer of a network — dropout, drop path, drop block, patch dropout — for good.
+"""Turn off every stochastic layer of a network — dropout, drop path, drop block, patch dropout — for good;
+read the stochastic-depth rate a network has.
 
 An EMA teacher or momentum key encoder is a *target*: DINO's reference builds its teacher without
 ``drop_path_rate`` while the student gets 0.1 (official ``main_dino.py``, ``--drop_path_rate`` and the
@@ -18,7 +19,7 @@ from timm.layers import DropBlock2d, DropPath, PatchDropout
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-__all__ = ["disable_dropout_"]
+__all__ = ["disable_dropout_", "max_drop_path"]
 
 # (layer type, the attribute holding its drop probability)
 _STOCHASTIC: tuple[tuple[type[nn.Module], str], ...] = (
@@ -45,3 +46,12 @@ def disable_dropout_(module: nn.Module) -> list[str]:
                 setattr(layer, attr, 0.0)
                 break
     return changed
+
+
+def max_drop_path(module: nn.Module) -> float:
+    """The largest stochastic-depth probability in ``module`` (timm ``DropPath``, torchvision
+    ``StochasticDepth``); 0 when it has none. timm raises the rate linearly with depth, so for a model
+    built with ``drop_path_rate=r`` this is ``r``."""
+    rates = [float(m.drop_prob) for m in module.modules() if isinstance(m, DropPath)]
+    rates += [float(m.p) for m in module.modules() if isinstance(m, StochasticDepth)]
+    return max(rates, default=0.0)

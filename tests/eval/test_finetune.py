@@ -80,8 +80,29 @@ def test_short_finetune_learns_digits_and_leaves_encoder_untouched() -> None:
     assert all(torch.equal(v, enc.state_dict()[k]) for k, v in before.items())
 
 
-def test_drop_path_needs_a_timm_backbone() -> None:
+def test_drop_path_only_where_the_backbone_has_it() -> None:
     from selfsup.eval.finetune import _with_drop_path
 
-    with pytest.raises(ValueError, match="timm"):
-        _with_drop_path(create_backbone("resnet_small", in_chans=1, width=8, depths=[1, 1, 1, 1]), 0.1)
+    # The default CNN has no stochastic depth: fine-tuning with the default drop_path=0.1 copies it as is.
+    cnn = create_backbone("resnet_small", in_chans=1, image_size=8, width=8, depths=[1, 1, 1, 1])
+    copy = _with_drop_path(cnn, 0.1)
+    assert copy is not cnn and type(copy) is type(cnn)
+    assert all(torch.equal(v, cnn.state_dict()[k]) for k, v in copy.state_dict().items())
+    # A timm CNN that takes drop_path_rate gets it, like a ViT.
+    torch.manual_seed(0)
+    timm_cnn = create_backbone("timm:resnet10t", in_chans=1, image_size=16)
+    rebuilt = _with_drop_path(timm_cnn, 0.2)
+    assert max(m.drop_prob for m in rebuilt.modules() if isinstance(m, DropPath)) == pytest.approx(0.2)
+
+
+def test_default_config_finetunes_a_cnn_and_reports_no_drop_path() -> None:
+    from selfsup.data import create_dataset, dataset_to_tensors
+
+    xtr, ytr = dataset_to_tensors(create_dataset("digits", "train"), max_items=64)
+    enc = create_backbone("resnet_small", in_chans=1, image_size=8, width=4, depths=[1, 1, 1, 1])
+    lines: list[str] = []
+    result = finetune(enc, xtr, ytr, None, None, FinetuneConfig(epochs=1, batch_size=32), log=lines.append)
+    assert result.steps == 2 and result.drop_path == 0.0
+    assert any("no stochastic depth" in line for line in lines)
+    vit = finetune(_vit(), xtr, ytr, None, None, FinetuneConfig(epochs=1, batch_size=32, drop_path=0.2))
+    assert vit.drop_path == pytest.approx(0.2)

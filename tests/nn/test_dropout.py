@@ -6,7 +6,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from selfsup.backbones import create_backbone
-from selfsup.nn.dropout import disable_dropout_
+from selfsup.nn.dropout import disable_dropout_, max_drop_path
 
 
 def _stochastic_vit() -> nn.Module:
@@ -53,7 +53,9 @@ def test_vit_with_every_dropout_becomes_deterministic_in_train_mode():
     torch.manual_seed(1)
     assert not torch.equal(net(x), net(x))  # drop path, dropout and patch dropout are on
     before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert max_drop_path(net) == 0.5  # timm: linear in depth up to drop_path_rate
     assert len(disable_dropout_(net)) > 5
+    assert max_drop_path(net) == 0.0
     out = net(x)
     torch.testing.assert_close(net(x), out, rtol=0, atol=0)
     torch.testing.assert_close(net.eval()(x), out)  # no batch norm in a ViT: train == eval
