@@ -1,9 +1,22 @@
 """Semi-supervised DAVIS 2017 evaluation of a folder of predicted masks: J&F table.
 
-``predictions/<seq>/<frame>.png`` are palette masks with the same object ids as the ground
-truth. Every object of every sequence is scored on every frame except the first (given) and the
-last, as in the DAVIS 2017 semi-supervised protocol; the global row averages over objects, and
-J&F-Mean = (J-Mean + F-Mean) / 2. See ``selfsup.eval.jf`` for the definitions.
+The same numbers as the official ``davisvideochallenge/davis2017-evaluation`` code
+(Pont-Tuset et al. 2017; ``evaluation_method.py --task semi-supervised``), step by step:
+
+- ground truth: every annotation PNG of the sequence, with void (255) turned into background
+  (``davis2017/davis.py``, ``_get_all_elements``), so void pixels count in J and F like any
+  background pixel; the objects are 1..K with K the largest id of the first frame's annotation
+  (``get_all_masks``);
+- scored frames: all but the first (given) and the last (``evaluation.py``: ``[:, 1:-1]``); only
+  their predictions are read, ``predictions/<seq>/<annotation name>.png`` (palette indices);
+- a predicted id above K is an error (the official script stops there too);
+- per object: J and F on every scored frame, then Mean / Recall / Decay (``selfsup.eval.jf``);
+- global row: each statistic averaged over all objects of all sequences (not per sequence first),
+  and J&F-Mean = (J-Mean + F-Mean) / 2; the per-object rows are ``<seq>_<id>`` J-Mean and F-Mean.
+
+One difference, where the official script gives no number: when no scored prediction contains the
+largest object id, it stops ("index higher than the number of objects"); here the missing object
+is scored (J = 0 on the frames that show it).
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ from selfsup.eval.jf import Statistics, contour_accuracy, region_similarity, sta
 
 @dataclass(frozen=True)
 class ObjectScores:
-    """Per-frame J and F of one object (``sequence_<id>``), first and last frame excluded."""
+    """Per-frame J and F of one object (``sequence_<id>``) over the scored frames."""
 
     name: str
     j: np.ndarray
@@ -34,8 +47,38 @@ class ObjectScores:
         return statistics(self.f)
 
 
+def score_frames(
+    name: str, gt: np.ndarray, pred: np.ndarray, num_objects: int, frame_names: list[str] | None = None
+) -> list[ObjectScores]:
+    """Scores of objects 1..``num_objects`` on already-selected frames: id masks uint8 ``[S, H, W]``.
+
+    ``gt`` may hold void (255), which counts as background. ``frame_names`` (one per frame, e.g. the
+    prediction files) name the offending frame in errors.
+    """
+    gt, pred = np.asarray(gt), np.asarray(pred)
+    if gt.shape != pred.shape or gt.ndim != 3 or gt.shape[0] == 0:
+        raise ValueError(
+            f"sequence {name!r}: gt {gt.shape} and predictions {pred.shape} must both be [S, H, W], S >= 1"
+        )
+    gt = np.where(gt == VOID, 0, gt)
+    over = pred > num_objects
+    if over.any():
+        t = int(np.argwhere(over.any(axis=(1, 2)))[0, 0])
+        where = frame_names[t] if frame_names else f"scored frame {t}"
+        raise ValueError(
+            f"prediction {where} holds object id {int(pred[t].max())} but the first frame's ground truth "
+            f"of {name!r} has {num_objects} object(s); write ids 0..{num_objects} only (0 = background)"
+        )
+    out = []
+    for obj in range(1, num_objects + 1):
+        j = [region_similarity(p == obj, g == obj) for p, g in zip(pred, gt, strict=True)]
+        f = [contour_accuracy(p == obj, g == obj) for p, g in zip(pred, gt, strict=True)]
+        out.append(ObjectScores(f"{name}_{obj}", np.array(j), np.array(f)))
+    return out
+
+
 def score_sequence(name: str, gt: np.ndarray, pred: np.ndarray, num_objects: int) -> list[ObjectScores]:
-    """Scores of objects 1..``num_objects`` from id masks ``gt`` / ``pred`` uint8 ``[T, H, W]`` (T >= 3)."""
+    """Scores from whole sequences uint8 ``[T, H, W]`` (T >= 3); frames 0 and T-1 are not scored."""
     gt, pred = np.asarray(gt), np.asarray(pred)
     if gt.shape != pred.shape or gt.ndim != 3:
         raise ValueError(
@@ -45,23 +88,17 @@ def score_sequence(name: str, gt: np.ndarray, pred: np.ndarray, num_objects: int
         raise ValueError(
             f"sequence {name!r}: needs >= 3 frames (first and last are not scored), got {gt.shape[0]}"
         )
-    out = []
-    for obj in range(1, num_objects + 1):
-        j, f = [], []
-        for t in range(1, gt.shape[0] - 1):
-            void = gt[t] == VOID
-            j.append(region_similarity(pred[t] == obj, gt[t] == obj, void))
-            f.append(contour_accuracy(pred[t] == obj, gt[t] == obj, void))
-        out.append(ObjectScores(f"{name}_{obj}", np.array(j), np.array(f)))
-    return out
+    return score_frames(name, gt[1:-1], pred[1:-1], num_objects)
 
 
-def _read_predictions(pred_dir: Path, frames: list[Path], shape: tuple[int, int]) -> np.ndarray:
+def _read_predictions(pred_dir: Path, stems: list[str], shape: tuple[int, int]) -> np.ndarray:
     masks = []
-    for frame in frames:
-        path = pred_dir / f"{frame.stem}.png"
+    for stem in stems:
+        path = pred_dir / f"{stem}.png"
         if not path.is_file():
-            raise FileNotFoundError(f"prediction {path} is missing; predict every frame of the sequence")
+            raise FileNotFoundError(
+                f"prediction {path} is missing; predict every frame but the first and the last"
+            )
         mask = read_mask(path)
         if mask.shape != shape:
             raise ValueError(
@@ -71,20 +108,30 @@ def _read_predictions(pred_dir: Path, frames: list[Path], shape: tuple[int, int]
     return np.stack(masks)
 
 
+def evaluate_sequence(davis_root: str | Path, predictions: str | Path, name: str) -> list[ObjectScores]:
+    """Scores of every object of sequence ``name`` (see the module docstring)."""
+    seq = load_sequence(davis_root, name)
+    if len(seq.annotations) != len(seq.frames):
+        raise ValueError(
+            f"sequence {name!r}: {len(seq.annotations)} annotations for {len(seq.frames)} frames; "
+            "the evaluation needs the ground truth of every frame"
+        )
+    if len(seq.annotations) < 3:
+        raise ValueError(f"sequence {name!r}: needs >= 3 frames (first and last are not scored)")
+    scored = seq.annotations[1:-1]
+    gt = np.stack([read_mask(p) for p in scored])
+    stems = [p.stem for p in scored]
+    pred_dir = Path(predictions) / name
+    pred = _read_predictions(pred_dir, stems, gt.shape[1:])
+    return score_frames(name, gt, pred, seq.num_objects, [str(pred_dir / f"{s}.png") for s in stems])
+
+
 def evaluate_davis(
     davis_root: str | Path, predictions: str | Path, split: str = "val", sequences: list[str] | None = None
 ) -> list[ObjectScores]:
     """Score ``predictions/<seq>/*.png`` against ``davis_root``'s annotations for every sequence of ``split``."""
     names = sequences if sequences is not None else sequence_names(davis_root, split)
-    scores = []
-    for name in names:
-        seq = load_sequence(davis_root, name)
-        if len(seq.annotations) != len(seq.frames):
-            raise ValueError(f"sequence {name!r}: evaluation needs an annotation for every frame")
-        gt = np.stack([seq.read_annotation(i) for i in range(len(seq.frames))])
-        pred = _read_predictions(Path(predictions) / name, seq.frames, gt.shape[1:])
-        scores += score_sequence(name, gt, pred, seq.num_objects)
-    return scores
+    return [s for name in names for s in evaluate_sequence(davis_root, predictions, name)]
 
 
 def global_results(scores: list[ObjectScores]) -> dict[str, float]:

@@ -1,17 +1,24 @@
 """Region similarity J and contour accuracy F, as defined by the DAVIS benchmark.
 
-Definitions (Perazzi et al. 2016, §3; the DAVIS 2017 semi-supervised evaluation):
+Definitions (Perazzi et al. 2016, §3; Pont-Tuset et al. 2017; davis2017-evaluation
+``davis2017/metrics.py``: ``db_eval_iou``, ``f_measure``, ``_seg2bmap``; ``davis2017/utils.py``:
+``db_statistics``):
 
-- J = |M ∩ G| / |M ∪ G| per object per frame, with void pixels removed from both masks first;
-  1 when both masks are empty.
-- F = 2PR / (P + R) between the boundary pixels of M and G, where a boundary pixel counts as
-  matched when the other boundary lies within ``ceil(0.008 * image diagonal)`` pixels (a disk);
-  void pixels are cleared from both masks first. Empty vs empty is a perfect match (P = R = 1);
+- J = |M ∩ G| / |M ∪ G| per object per frame; 1 when both masks are empty.
+- F = 2PR / (P + R) between the boundary pixels of M and G (``boundary_map``, the official
+  ``_seg2bmap``), where a boundary pixel counts as matched when the other boundary lies within
+  ``ceil(0.008 * image diagonal)`` pixels (a disk; the official ``bound_th=0.008`` with
+  ``skimage.morphology.disk`` and ``cv2.dilate``). Empty vs empty is a perfect match (P = R = 1);
   an empty prediction of a present object gives P = 1, R = 0; a prediction of an absent one
   P = 0, R = 1.
-- Per object over its frames (first and last frame excluded in the semi-supervised setting):
-  Mean; Recall = fraction of frames scoring > 0.5; Decay = mean of the first quarter minus mean of
-  the last quarter of the frames (quarters split as the benchmark does).
+- Per object over its frames: Mean; Recall = fraction of frames scoring > 0.5; Decay = mean of the
+  first quarter minus mean of the last quarter of the frames (quarters split as the benchmark does).
+
+``void`` (optional, as the official functions' ``void_pixels``) removes pixels from both masks.
+The DAVIS 2017 semi-supervised evaluation never uses it: it turns void (255) into background when
+it reads the ground truth (``davis2017/davis.py``, ``_get_all_elements``), so its later
+``all_gt_masks == 255`` test finds nothing and void pixels count as background in J and F
+(``selfsup.eval.davis`` does the same).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ def _inputs(pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None) -> tuple[
 
 
 def region_similarity(pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None = None) -> float:
-    """J (IoU) of boolean ``[H, W]`` masks, void pixels excluded; 1.0 when both are empty."""
+    """J (IoU) of boolean ``[H, W]`` masks (``void`` pixels excluded if given); 1.0 when both are empty."""
     pred, gt = _inputs(pred, gt, void)
     union = np.logical_or(pred, gt).sum()
     return 1.0 if union == 0 else float(np.logical_and(pred, gt).sum() / union)

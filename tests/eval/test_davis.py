@@ -1,4 +1,5 @@
-"""DAVIS folder format round trip and the J&F table on hand-built multi-object sequences."""
+"""DAVIS folder format round trip and the J&F table on hand-built multi-object sequences, checked
+against numbers of the official davis2017-evaluation code."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 from selfsup.data.davis import davis_palette, load_sequence, read_mask, sequence_names, write_mask
 from selfsup.eval.davis import evaluate_davis, format_davis_table, global_results, score_sequence
+from selfsup.eval.jf import region_similarity
 
 
 def test_palette_is_the_voc_colour_map() -> None:
@@ -99,3 +101,98 @@ def test_folder_evaluation_end_to_end(tmp_path: Path) -> None:
         evaluate_davis(tmp_path / "davis", tmp_path / "pred")
     with pytest.raises(FileNotFoundError, match="ImageSets"):
         sequence_names(tmp_path / "nowhere")
+
+
+def _void_case() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Two sequences (5 frames, 24x32) whose ground truth has void (255) bands next to the objects
+    and whose predictions cover them, so void-as-background and void-excluded disagree."""
+    t_, h, w = 5, 24, 32
+    gt_a, pr_a = np.zeros((t_, h, w), np.uint8), np.zeros((t_, h, w), np.uint8)
+    for t in range(t_):
+        gt_a[t, 4:12, 3 + t : 11 + t] = 1  # object 1, 8x8, moving right
+        gt_a[t, 3, 2 + t : 12 + t] = 255  # void row above it
+        gt_a[t, 4:12, 11 + t] = 255  # void column right of it
+        gt_a[t, 14:22, 18:28] = 2  # object 2, static 8x10
+        gt_a[t, 13, 17:29] = 255  # void row above object 2
+        pr_a[t, 3:12, 3 + t : 12 + t] = 1  # object 1 also covers the void row and column
+        pr_a[t, 15:22, 18:26] = 2  # object 2 a bit small
+    pr_a[2, 14:22, 26:29] = 2  # frame 2: object 2 spills into the void and past it
+    gt_b, pr_b = np.zeros((t_, h, w), np.uint8), np.zeros((t_, h, w), np.uint8)
+    for t in range(t_):
+        gt_b[t, 6:18, 6:20] = 1
+        gt_b[t, 6:18, 20:23] = 255  # a void band on the right
+        pr_b[t, 6:18, 8 + t : 23] = 1  # shifted left edge, covers the void band
+    return {"seqa": (gt_a, pr_a), "seqb": (gt_b, pr_b)}
+
+
+# The official davis2017-evaluation code (commit ac7c43f; DAVISEvaluation(task="semi-supervised",
+# gt_set="val").evaluate plus evaluation_method.py's global row, run once in a scratch folder with
+# opencv-python-headless 4.14 and scikit-image 0.26) on the folder that _write_void_case writes:
+OFFICIAL_GLOBAL = {
+    "J&F-Mean": 0.7437160587459768,
+    "J-Mean": 0.7059175634339033,
+    "J-Recall": 1.0,
+    "J-Decay": 0.04910873440285205,
+    "F-Mean": 0.7815145540580503,
+    "F-Recall": 0.8888888888888888,
+    "F-Decay": 0.052409322703440286,
+}
+OFFICIAL_PER_OBJECT = {  # name: (J-Mean, F-Mean)
+    "seqa_1": (0.7901234567901234, 0.9859154929577464),
+    "seqa_2": (0.7393939393939393, 0.8492063492063492),
+    "seqb_1": (0.5882352941176471, 0.5094218200100552),
+}
+
+
+def _write_void_case(root: Path, pred_root: Path) -> None:
+    """DAVIS layout of ``_void_case``; predictions only for the scored frames 1..T-2."""
+    cases = _void_case()
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("\n".join(cases) + "\n")
+    for name, (gt, pred) in cases.items():
+        (root / "JPEGImages" / "480p" / name).mkdir(parents=True)
+        for t in range(gt.shape[0]):
+            Image.fromarray(np.zeros((*gt.shape[1:], 3), np.uint8)).save(
+                root / "JPEGImages" / "480p" / name / f"{t:05d}.jpg"
+            )
+            write_mask(root / "Annotations" / "480p" / name / f"{t:05d}.png", gt[t])
+            if 0 < t < gt.shape[0] - 1:
+                write_mask(pred_root / name / f"{t:05d}.png", pred[t])
+
+
+def test_void_pixels_count_as_background_as_the_official_code() -> None:
+    scores = [
+        s
+        for name, (gt, pred) in _void_case().items()
+        for s in score_sequence(name, gt, pred, 1 + (name == "seqa"))
+    ]
+    assert global_results(scores) == pytest.approx(OFFICIAL_GLOBAL, abs=1e-12)
+    for s in scores:
+        assert (s.j_stats.mean, s.f_stats.mean) == pytest.approx(OFFICIAL_PER_OBJECT[s.name], abs=1e-12)
+    # Excluding void instead (which the official evaluation does not do) would give J = F = 1 for seqa_1.
+    gt, pred = _void_case()["seqa"]
+    void = gt[2] == 255
+    assert region_similarity(pred[2] == 1, gt[2] == 1, void) == 1.0
+    assert scores[0].j[1] == pytest.approx(64 / 81)  # the 17 void pixels the prediction covers count
+
+
+def test_only_the_scored_frames_are_read_and_match_the_official_numbers(tmp_path: Path) -> None:
+    _write_void_case(tmp_path / "davis", tmp_path / "pred")  # no prediction for frames 0 and 4
+    scores = evaluate_davis(tmp_path / "davis", tmp_path / "pred")
+    assert global_results(scores) == pytest.approx(OFFICIAL_GLOBAL, abs=1e-12)
+    assert [len(s.j) for s in scores] == [3, 3, 3]
+
+
+def test_a_predicted_id_above_the_object_count_is_an_error(tmp_path: Path) -> None:
+    _write_void_case(tmp_path / "davis", tmp_path / "pred")
+    bad = _void_case()["seqb"][1][2].copy()
+    bad[0, 0] = 2  # seqb's first frame has one object
+    write_mask(tmp_path / "pred" / "seqb" / "00002.png", bad)
+    with pytest.raises(ValueError, match=r"seqb/00002\.png holds object id 2 .* has 1 object.*ids 0\.\.1"):
+        evaluate_davis(tmp_path / "davis", tmp_path / "pred")
+    # Ids on the unscored first and last frames are never read.
+    write_mask(tmp_path / "pred" / "seqb" / "00002.png", _void_case()["seqb"][1][2])
+    write_mask(tmp_path / "pred" / "seqb" / "00004.png", np.full((24, 32), 7, np.uint8))
+    assert global_results(evaluate_davis(tmp_path / "davis", tmp_path / "pred")) == pytest.approx(
+        OFFICIAL_GLOBAL
+    )
