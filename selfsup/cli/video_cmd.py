@@ -4,16 +4,24 @@
   with ``--encoder`` (exported encoder or training checkpoint; classifier / propagation) or
   ``--checkpoint`` (a video-colorization weights file; colorization); writes DAVIS palette PNGs,
   scores them when every frame is annotated, and with ``--viz DIR`` draws strips and GIFs.
-- ``selfsup eval-davis --predictions DIR --davis-root DIR``: the DAVIS 2017 J&F table.
+  ``--method propagation`` defaults to DINO's protocol (``eval_video_segmentation.py``; see
+  ``selfsup.eval.video_segmentation``): short side 480, DINO's mean / std for encoders that record
+  no normalization, temperature 0.1, top-k 5, neighbourhood 12, 7 recent frames.
+- ``selfsup eval-davis --predictions DIR --davis-root DIR``: the DAVIS 2017 J&F table, the
+  davis2017-evaluation semi-supervised numbers (``selfsup.eval.davis``).
 
-Wiring in ``cli/main.py``: ``video_cmd.add_parser(sub)`` (both commands), and to accept the spelling
-``selfsup eval davis ...`` route it as ``eval finetune`` is: ``if argv[:2] == ["eval", "davis"]:
-argv = ["eval-davis", *argv[2:]]``.
+Wiring in ``cli/main.py``: ``video_cmd.add_parser(sub)`` (both commands); ``selfsup eval davis ...``
+is routed to ``eval-davis`` there (``SEPARATE_EVAL_PROTOCOLS``).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+NORMALIZE = ("auto", "dino", "none")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def add_davis_protocol(sub: argparse._SubParsersAction, name: str = "eval-davis") -> argparse.ArgumentParser:
     """Register the J&F evaluation as command ``name`` on ``sub``."""
     p = sub.add_parser(name, help="DAVIS 2017 semi-supervised J&F of predicted masks")
-    p.add_argument("--predictions", required=True, help="folder with <seq>/<frame>.png palette masks")
+    p.add_argument(
+        "--predictions", required=True, help="folder with <seq>/<frame>.png palette masks (frames 1..T-2)"
+    )
     p.add_argument("--davis-root", required=True, help="DAVIS 2017 root (JPEGImages, Annotations, ImageSets)")
     p.add_argument("--split", default="val", help="ImageSets/2017/<split>.txt (default val)")
     p.set_defaults(run=run_eval_davis)
@@ -40,7 +50,7 @@ def run_eval_davis(args: argparse.Namespace) -> int:
 
 def add_segment_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from selfsup.eval.label_propagation import N_RECENT, RADIUS, TOPK
-    from selfsup.eval.video_segmentation import METHODS
+    from selfsup.eval.video_segmentation import LABELS, METHODS, OUTPUTS, SHORT_SIDE
 
     p = sub.add_parser("segment-video", help="segment DAVIS sequences from the first frame's mask")
     p.add_argument("--davis-root", required=True, help="DAVIS 2017 root")
@@ -49,19 +59,77 @@ def add_segment_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("--checkpoint", help="video-colorization weights file (method colorization)")
     p.add_argument("--out", required=True, help="predictions folder (<seq>/<frame>.png)")
     p.add_argument("--split", default="val")
-    p.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="feature input size")
+    p.add_argument(
+        "--short-side",
+        type=int,
+        default=SHORT_SIDE,
+        help=f"resize frames so the short side is this and the long side a multiple of 64 (default {SHORT_SIDE}, DINO)",
+    )
+    p.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="feature input size (overrides --short-side)",
+    )
+    p.add_argument(
+        "--normalize",
+        choices=NORMALIZE,
+        default="auto",
+        help="auto: the encoder's recorded mean/std, DINO's when it records none (default); dino; none",
+    )
     p.add_argument("--classifier", choices=["linear", "mlp"], default="linear", help="one-shot classifier")
     p.add_argument("--soft-labels", action="store_true", help="train the classifier on area fractions")
     p.add_argument("--temperature", type=float, help="propagation temperature (0.1 DINO; 1 colorization)")
     p.add_argument("--topk", type=int, default=TOPK, help=f"sources kept per patch (default {TOPK}, DINO)")
-    p.add_argument("--radius", type=int, default=RADIUS, help=f"neighbourhood in patches (default {RADIUS})")
+    p.add_argument(
+        "--radius", type=int, default=RADIUS, help=f"neighbourhood in patches, 0 = none (default {RADIUS})"
+    )
     p.add_argument(
         "--n-recent", type=int, default=N_RECENT, help=f"recent context frames (default {N_RECENT})"
+    )
+    p.add_argument(
+        "--labels", choices=LABELS, help="first-frame patch labels (default nearest for propagation, DINO)"
+    )
+    p.add_argument(
+        "--output", choices=OUTPUTS, help="label map -> ids (default dino for propagation: norm_mask)"
     )
     p.add_argument("--viz", help="also write a PNG strip and GIF per sequence here")
     p.add_argument("--no-eval", action="store_true", help="skip the J&F table")
     p.set_defaults(run=run_segment)
     return p
+
+
+def resolve_normalization(
+    metadata: dict[str, Any], mode: str = "auto"
+) -> tuple[Sequence[float] | None, Sequence[float] | None]:
+    """Mean / std the frames get: ``auto`` uses the encoder's recorded ones (an exported selfsup
+    encoder always records them, ``null`` meaning raw [0, 1] pixels) and DINO's script values where
+    the metadata has no ``mean`` / ``std`` at all (e.g. an official DINO checkpoint loaded through
+    ``pretrained_path`` and exported); ``dino`` forces DINO's, ``none`` disables normalization."""
+    from selfsup.eval.video_segmentation import DINO_MEAN, DINO_STD
+
+    if mode not in NORMALIZE:
+        raise ValueError(f"--normalize must be one of {NORMALIZE}, got {mode!r}")
+    if mode == "none":
+        return None, None
+    if mode == "dino" or ("mean" not in metadata and "std" not in metadata):
+        return DINO_MEAN, DINO_STD
+    return metadata.get("mean"), metadata.get("std")
+
+
+def load_patch_encoder(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """``(encoder, metadata)`` of a training checkpoint (``.ckpt``, metadata from its run) or an
+    exported encoder (its JSON); unlike the visualizations, no image size is needed here."""
+    from selfsup.viz.encoder_source import is_training_checkpoint, load_method_checkpoint
+
+    if is_training_checkpoint(path):
+        method, _, _ = load_method_checkpoint(path)
+        mean, std = method.normalization()
+        return method.encoder.float().eval(), {"mean": mean, "std": std}
+    from selfsup.export import load_encoder, read_metadata
+
+    return load_encoder(path).float().eval(), read_metadata(path)
 
 
 def _features(args: argparse.Namespace):  # -> FeatureFn | None
@@ -80,16 +148,15 @@ def _features(args: argparse.Namespace):  # -> FeatureFn | None
         raise ValueError(
             f"--method {args.method} needs --encoder (an exported encoder or training checkpoint)"
         )
-    from selfsup.viz.encoder_source import load_viz_encoder
-
-    enc = load_viz_encoder(args.encoder)
-    return PatchFeatures(enc.encoder, enc.mean, enc.std, size)
+    encoder, metadata = load_patch_encoder(args.encoder)
+    mean, std = resolve_normalization(metadata, args.normalize)
+    return PatchFeatures(encoder, mean, std, size, args.short_side)
 
 
 def run_segment(args: argparse.Namespace) -> int:
     from selfsup.eval.video_segmentation import ClassifierConfig, segment_davis
 
-    kwargs: dict = {}
+    kwargs: dict = {"labels": args.labels, "output": args.output}
     if args.method == "classifier":
         kwargs["classifier"] = ClassifierConfig(kind=args.classifier, soft=args.soft_labels)
     elif args.method in ("propagation", "colorization"):
