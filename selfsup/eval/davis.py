@@ -1,22 +1,20 @@
 """Semi-supervised DAVIS 2017 evaluation of a folder of predicted masks: J&F table.
 
 The same numbers as the official ``davisvideochallenge/davis2017-evaluation`` code
-(Pont-Tuset et al. 2017; ``evaluation_method.py --task semi-supervised``), step by step:
+(Pont-Tuset et al. 2017; ``evaluation_method.py --task semi-supervised``, commit ac7c43f), step by step:
 
 - ground truth: every annotation PNG of the sequence, with void (255) turned into background
-  (``davis2017/davis.py``, ``_get_all_elements``), so void pixels count in J and F like any
-  background pixel; the objects are 1..K with K the largest id of the first frame's annotation
-  (``get_all_masks``);
+  (``davis2017/davis.py``, ``get_all_masks``); the semi-supervised evaluation passes no void mask
+  (``evaluation.py``: ``_evaluate_semisupervised(..., None, ...)``), so void pixels count in J and F
+  like any background pixel; the objects are 1..K with K the largest id of the first frame's
+  annotation;
 - scored frames: all but the first (given) and the last (``evaluation.py``: ``[:, 1:-1]``); only
   their predictions are read, ``predictions/<seq>/<annotation name>.png`` (palette indices);
-- a predicted id above K is an error (the official script stops there too);
+- a predicted id above K is an error (the official script stops there too); an object missing
+  from every prediction is scored as an empty mask (the official code pads with zeros);
 - per object: J and F on every scored frame, then Mean / Recall / Decay (``selfsup.eval.jf``);
 - global row: each statistic averaged over all objects of all sequences (not per sequence first),
   and J&F-Mean = (J-Mean + F-Mean) / 2; the per-object rows are ``<seq>_<id>`` J-Mean and F-Mean.
-
-One difference, where the official script gives no number: when no scored prediction contains the
-largest object id, it stops ("index higher than the number of objects"); here the missing object
-is scored (J = 0 on the frames that show it).
 """
 
 from __future__ import annotations

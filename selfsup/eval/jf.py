@@ -15,10 +15,10 @@ Definitions (Perazzi et al. 2016, §3; Pont-Tuset et al. 2017; davis2017-evaluat
   first quarter minus mean of the last quarter of the frames (quarters split as the benchmark does).
 
 ``void`` (optional, as the official functions' ``void_pixels``) removes pixels from both masks.
-The DAVIS 2017 semi-supervised evaluation never uses it: it turns void (255) into background when
-it reads the ground truth (``davis2017/davis.py``, ``_get_all_elements``), so its later
-``all_gt_masks == 255`` test finds nothing and void pixels count as background in J and F
-(``selfsup.eval.davis`` does the same).
+The DAVIS 2017 semi-supervised evaluation does not use it: it turns void (255) into background when
+it reads the ground truth (``davis2017/davis.py``, ``get_all_masks``) and passes no void mask to
+these functions (``evaluation.py``, ``_evaluate_semisupervised(..., None, ...)``), so void pixels
+count as background in J and F (``selfsup.eval.davis`` does the same).
 """
 
 from __future__ import annotations

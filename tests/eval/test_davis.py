@@ -196,3 +196,14 @@ def test_a_predicted_id_above_the_object_count_is_an_error(tmp_path: Path) -> No
     assert global_results(evaluate_davis(tmp_path / "davis", tmp_path / "pred")) == pytest.approx(
         OFFICIAL_GLOBAL
     )
+
+
+def test_an_object_missing_from_every_prediction_scores_as_an_empty_mask(tmp_path: Path) -> None:
+    _write_void_case(tmp_path / "davis", tmp_path / "pred")
+    for t in (1, 2, 3):
+        pred = _void_case()["seqa"][1][t]
+        write_mask(tmp_path / "pred" / "seqa" / f"{t:05d}.png", np.where(pred == 2, 0, pred))
+    # The official code (as above; it pads the missing object with zeros) on this folder:
+    official = {"J&F-Mean": 0.47894934397926203, "J-Mean": 0.4594529169692569, "F-Mean": 0.4984457709892672}
+    row = global_results(evaluate_davis(tmp_path / "davis", tmp_path / "pred"))
+    assert {k: row[k] for k in official} == pytest.approx(official, abs=1e-12)
