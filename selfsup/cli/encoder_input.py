@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from torch import Tensor
+
 from selfsup.runs import ALLOW_MISMATCH_FLAG, check_eval_input, input_spec_of
 from selfsup.types import InputSpec
+from selfsup.views.channels import match_channels
 
 
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,17 +79,20 @@ def resolve_encoder_input(args: argparse.Namespace, encoder_path: str) -> Encode
     return EncoderInput(spec, data, root, size, args.allow_input_mismatch, encoder_path)
 
 
+def fit_channels(inp: EncoderInput, images: Tensor) -> Tensor:
+    """uint8 ``[N, c, H, W]`` -> ``[N, C, H, W]`` with the encoder's ``C``: an error when ``c`` differs,
+    unless the mismatch is deliberate (then grey is repeated / RGB turned to luma)."""
+    check_eval_input(
+        inp.spec, inp.source, channels=int(images.shape[1]), data=inp.data, allow_mismatch=inp.allow_mismatch
+    )
+    return match_channels(images, inp.spec.channels)
+
+
 def load_encoder_eval_data(inp: EncoderInput, max_train: int | None = None, max_test: int | None = None):
-    """``EvalData`` for ``inp``, its images converted to the encoder's channels only when deliberate."""
+    """``EvalData`` for ``inp`` (``selfsup.eval.protocol``), its images in the encoder's channels."""
     from selfsup.eval.protocol import load_eval_data
-    from selfsup.views.channels import match_channels
 
     data = load_eval_data(inp.data, inp.root, inp.image_size, max_train, max_test)
-    channels = int(data.train_images.shape[1])
-    check_eval_input(
-        inp.spec, inp.source, channels=channels, data=inp.data, allow_mismatch=inp.allow_mismatch
-    )
-    if channels != inp.spec.channels:
-        data.train_images = match_channels(data.train_images, inp.spec.channels)
-        data.test_images = match_channels(data.test_images, inp.spec.channels)
+    data.train_images = fit_channels(inp, data.train_images)
+    data.test_images = fit_channels(inp, data.test_images)
     return data

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.encoder_input import add_input_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
-    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
-    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
-    p.add_argument("--image-size", type=int, help="resize images to this size (default: as trained)")
+    add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--epochs", type=float, default=10.0, help="fine-tuning epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4, help="base lr per 256 images (MAE: 5e-4)")
@@ -45,17 +45,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.baselines import random_init_copy
-    from selfsup.eval.finetune import FinetuneConfig, finetune
-    from selfsup.eval.protocol import load_eval_data
-    from selfsup.export import load_encoder, read_metadata
+    from selfsup.eval.finetune import FinetuneConfig, classifier_accuracy, finetune
+    from selfsup.export import load_encoder
 
+    inp = resolve_encoder_input(args, args.encoder)
     encoder = load_encoder(args.encoder)
-    meta = read_metadata(args.encoder)
     if args.random_init:
         encoder = random_init_copy(encoder, seed=args.seed)
-    image_size = args.image_size or meta.get("image_size")
-    data = load_eval_data(args.data, args.root, image_size, args.max_train, args.max_test)
+    data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     cfg = FinetuneConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -68,21 +67,34 @@ def run(args: argparse.Namespace) -> int:
         crop_scale=tuple(args.crop_scale),
         seed=args.seed,
     )
+    # Fit on the train split minus its validation part, so a schedule can be chosen on validation;
+    # the test split is scored once, by the same model.
+    fit_idx, val_idx = data.validation
+    norm = dict(image_size=inp.image_size, mean=inp.spec.mean, std=inp.spec.std)
     result = finetune(
         encoder,
-        data.train_images,
-        data.train_labels,
+        data.train_images[fit_idx],
+        data.train_labels[fit_idx],
+        data.train_images[val_idx],
+        data.train_labels[val_idx],
+        cfg,
+        **norm,
+        log=print,
+    )
+    test = classifier_accuracy(
+        result.model,
         data.test_images,
         data.test_labels,
-        cfg,
-        image_size=image_size,
-        mean=meta.get("mean"),
-        std=meta.get("std"),
-        log=print,
+        inp.image_size,
+        0.5 if inp.spec.mean is None else inp.spec.mean,
+        0.5 if inp.spec.std is None else inp.spec.std,
+        cfg.eval_batch_size,
     )
     which = "random init" if args.random_init else str(args.encoder)
     print(
-        f"fine-tune ({which}) on {args.data}: test top-1 {100 * result.test_accuracy:.2f}% "
-        f"after {result.steps} steps ({result.seconds:.0f} s, drop path {result.drop_path:g})"
+        f"fine-tune ({which}) on {inp.data} at {inp.image_size} px: validation top-1 "
+        f"{100 * result.test_accuracy:.2f}%, test top-1 {100 * test:.2f}% after {result.steps} steps "
+        f"({result.seconds:.0f} s, drop path {result.drop_path:g}) {inp.note}".rstrip()
     )
+    print(data.describe())
     return 0

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.encoder_input import add_input_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-label-efficiency", help="accuracy vs number of labels (1 %%, 10 %%, 100 %%)")
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
-    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
-    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
+    add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
     p.add_argument("--protocols", nargs="+", default=["linear", "finetune"], choices=["linear", "finetune"])
     p.add_argument("--finetune-steps", type=int, default=500, help="max fine-tuning steps per fraction")
@@ -33,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
+    from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.label_efficiency import format_label_efficiency, label_efficiency, plot_label_efficiency
-    from selfsup.eval.protocol import load_eval_data
     from selfsup.export import load_encoder, read_metadata
 
+    inp = resolve_encoder_input(args, args.encoder)
     encoder, meta = load_encoder(args.encoder), read_metadata(args.encoder)
-    data = load_eval_data(args.data, args.root, meta.get("image_size"), args.max_train, args.max_test)
+    data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     name = str(meta.get("method", "encoder"))
     rows = label_efficiency(
         {name: encoder},
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         protocols=args.protocols,
         finetune_max_steps=args.finetune_steps,
         pseudo_label=args.pseudo_label,
-        mean=meta.get("mean"),
-        std=meta.get("std"),
+        mean=inp.spec.mean,
+        std=inp.spec.std,
         seed=args.seed,
         log=print,
     )

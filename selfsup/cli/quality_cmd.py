@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.encoder_input import add_input_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-quality", help="label-free quality signals (RankMe, uniformity, std)")
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
-    p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
-    p.add_argument("--root", help="dataset folder (default: the dataset's standard location)")
+    add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--max-items", type=int, default=5000, help="test images embedded (default 5000)")
     p.add_argument("--out", help="output folder (default: the encoder's run directory)")
     p.set_defaults(run=run)
@@ -24,23 +25,25 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from selfsup.cli.encoder_input import fit_channels, resolve_encoder_input
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.eval.baselines import random_init_copy
     from selfsup.eval.features import extract_features
     from selfsup.eval.quality import quality_signals
-    from selfsup.export import load_encoder, read_metadata
+    from selfsup.export import load_encoder
 
-    encoder, meta = load_encoder(args.encoder), read_metadata(args.encoder)
-    size = meta.get("image_size")
+    inp = resolve_encoder_input(args, args.encoder)
+    encoder, size = load_encoder(args.encoder), inp.image_size
     images, _ = dataset_to_tensors(
-        create_dataset(args.data, "test", root=args.root, image_size=size), args.max_items
+        create_dataset(inp.data, "test", root=inp.root, image_size=size), args.max_items
     )
-    kw = dict(image_size=size, mean=meta.get("mean"), std=meta.get("std"))
+    images = fit_channels(inp, images)
+    kw = dict(image_size=size, mean=inp.spec.mean, std=inp.spec.std)
     result = {
         "encoder": quality_signals(extract_features(encoder, images, **kw)),
         "random init": quality_signals(extract_features(random_init_copy(encoder), images, **kw)),
         "items": int(images.shape[0]),
-        "data": args.data,
+        "data": inp.data,
     }
     out = Path(args.out) if args.out else Path(args.encoder).resolve().parent
     out.mkdir(parents=True, exist_ok=True)

@@ -163,9 +163,10 @@ class _Classifier(nn.Module):
 
 
 @torch.no_grad()
-def _accuracy(
+def classifier_accuracy(
     model: nn.Module, images: Tensor, labels: Tensor, size: int, mean: Any, std: Any, batch: int
 ) -> float:
+    """Top-1 in [0, 1] of ``model`` (a fine-tuned classifier) on uint8 ``images [N, C, H, W]``."""
     model.eval()
     device = next(model.parameters()).device
     correct = 0
@@ -250,7 +251,9 @@ def finetune(
             log(f"finetune epoch {step / steps_per_epoch:.2f}: train loss {epoch_loss:.4f}")
     acc = float("nan")
     if test_images is not None and test_labels is not None:
-        acc = _accuracy(model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size)
+        acc = classifier_accuracy(
+            model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size
+        )
     model.eval()
     return FinetuneResult(
         test_accuracy=acc,

@@ -27,6 +27,25 @@ def test_eval_finetune_with_default_drop_path_on_a_cnn(cnn_encoder: Path, capsys
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "no stochastic depth" in out and "test top-1" in out and "drop path 0" in out
+    # Fit on train minus its validation part; validation and test are both printed and named.
+    assert "validation top-1" in out and "validation = 10 images carved from the train split" in out
+
+
+def test_eval_finetune_follows_the_encoder_and_refuses_another_size(cnn_encoder: Path, capsys) -> None:
+    (cnn_encoder.with_suffix(".json")).write_text(
+        json.dumps(
+            {
+                **json.loads(cnn_encoder.with_suffix(".json").read_text()),
+                "config": {"data": {"name": "digits"}},
+            }
+        )
+    )
+    args = ["eval", "finetune", "--encoder", str(cnn_encoder), "--epochs", "1", "--batch-size", "32",
+            "--max-train", "64", "--max-test", "32"]  # fmt: skip
+    assert main(args) == 0
+    assert "on digits at 8 px" in capsys.readouterr().out
+    assert main([*args, "--image-size", "16"]) == 2
+    assert "trained at 8 px but --image-size 16" in capsys.readouterr().err
 
 
 def test_eval_label_efficiency_finetune_protocol_on_a_cnn(cnn_encoder: Path) -> None:
