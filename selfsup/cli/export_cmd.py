@@ -1,4 +1,8 @@
-"""``selfsup export --checkpoint RUN/checkpoints/last.ckpt [--out PATH]``: encoder from a checkpoint."""
+"""``selfsup export --checkpoint RUN/checkpoints/last.ckpt [--out PATH]``: encoder from a checkpoint.
+
+The method is rebuilt at the run's recorded input (``selfsup.runs.load_checkpoint_run``) and the
+export JSON carries that input, so evaluation of the exported encoder follows the run.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from selfsup.runs import input_spec_of
     from selfsup.train.checkpoint import export_from_checkpoint
 
     out = export_from_checkpoint(Path(args.checkpoint), Path(args.out) if args.out else None)
-    print(f"encoder written to {out} (+ {out.with_suffix('.json').name})")
+    spec = input_spec_of(out)
+    print(
+        f"encoder written to {out} (+ {out.with_suffix('.json').name}): input {spec.image_size} px, "
+        f"{spec.channels} channel(s), trained on {spec.dataset}"
+    )
     return 0

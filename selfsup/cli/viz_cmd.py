@@ -5,8 +5,11 @@
   attention per head of a ViT (an activation map for a CNN) and the 60 % mass masks, one PNG per
   image; ``--compare`` draws a second model in the same PNG.
 
-``--images`` is a dataset name (the first ``--num`` test images are used) or image files / folders
-(read with PIL, converted to the model's channels). A kind is a ``VizKind`` in ``KINDS``: its
+``--images`` defaults to the test split of the dataset the model was trained on (its ``InputSpec``);
+it may name another dataset (its first ``--num`` test images) or image files / folders (read with
+PIL in the model's channels). Images are fed at the model's training size and normalization; a
+dataset with another channel count (grayscale for a colour model) is an error unless
+``--allow-input-mismatch``. A kind is a ``VizKind`` in ``KINDS``: its
 options and its runner; add one with ``KINDS["name"] = VizKind(help, add_arguments, run)``. Wire the
 command in ``cli/main.py`` with ``viz_cmd.add_parser(sub)``.
 """
@@ -16,6 +19,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from selfsup.runs import ALLOW_MISMATCH_FLAG
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from selfsup.types import InputSpec
 
 
 @dataclass(frozen=True)
@@ -28,9 +39,19 @@ class VizKind:
 
 
 def add_image_arguments(p: argparse.ArgumentParser, default_num: int = 8) -> None:
-    """``--images`` and ``--num``, shared by every kind that draws on input images."""
-    p.add_argument("--images", nargs="+", default=["fashion_mnist"], help="dataset name or image paths")
+    """``--images``, ``--num`` and ``--allow-input-mismatch``, shared by every kind that draws on images."""
+    p.add_argument(
+        "--images",
+        nargs="+",
+        help="dataset name or image paths (default: the test split of the model's training dataset)",
+    )
     p.add_argument("--num", type=int, default=default_num, help=f"images taken (default {default_num})")
+    p.add_argument(
+        ALLOW_MISMATCH_FLAG,
+        dest="allow_input_mismatch",
+        action="store_true",
+        help="draw on a dataset with another channel count than the model's, converting it deliberately",
+    )
 
 
 # ----------------------------------------------------------------------------- reconstruct (MAE)
@@ -43,14 +64,24 @@ def _reconstruct_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="masking seed")
 
 
-def _reconstruct(args: argparse.Namespace) -> int:
-    from selfsup.viz.reconstruct import load_mae_checkpoint, reconstruction_grid, save_grid
-
-    method = load_mae_checkpoint(args.checkpoint)
+def _images(args: argparse.Namespace, spec: InputSpec) -> Tensor:
+    """``--images`` (default: the model's own test images) in the model's channels, checked;
+    prints where they came from."""
     from selfsup.viz.image_source import load_images
 
-    images = load_images(args.images, args.num, method.encoder.in_chans)
-    grid = reconstruction_grid(method, images, args.mask_ratio, seed=args.seed)
+    source = load_images(args.images, args.num, spec)
+    images = source.for_model(spec, args.checkpoint, args.allow_input_mismatch)
+    print(f"images: {source.describe()}, fed at {spec.image_size} px as the model was trained")
+    return images
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from selfsup.runs import load_checkpoint_run
+    from selfsup.viz.reconstruct import reconstruction_grid, save_grid
+
+    run = load_checkpoint_run(args.checkpoint, "mae")
+    images = _images(args, run.spec)
+    grid = reconstruction_grid(run.method, images, args.mask_ratio, seed=args.seed)
     out = save_grid(grid, args.out, scale=args.scale)
     ratios = ", ".join(f"{r:g}" for r in args.mask_ratio)
     print(
@@ -82,6 +113,7 @@ def _attention(args: argparse.Namespace) -> int:
         args.num,
         args.out,
         mass=args.mass,
+        allow_mismatch=args.allow_input_mismatch,
     )
     print(f"wrote {len(paths)} PNGs to {args.out} (image | map per head | {args.mass:.0%}-mass masks)")
     for line in summary:
@@ -104,21 +136,21 @@ def _grid_arguments(kind: str) -> Callable[[argparse.ArgumentParser], None]:
 
 
 def _inpaint(args: argparse.Namespace) -> int:
-    from selfsup.viz.image_source import load_images
+    from selfsup.viz.encoder_source import checkpoint_spec
     from selfsup.viz.inpaint import render_inpaint
 
-    out = render_inpaint(
-        args.checkpoint, load_images(args.images, args.num, 3), args.out, args.seed, args.scale
-    )
+    images = _images(args, checkpoint_spec(args.checkpoint))
+    out = render_inpaint(args.checkpoint, images, args.out, args.seed, args.scale)
     print(f"wrote {out}; columns: masked input, prediction, prediction pasted into the hole, truth")
     return 0
 
 
 def _colorize(args: argparse.Namespace) -> int:
     from selfsup.viz.colorize import render_colorize
-    from selfsup.viz.image_source import load_images
+    from selfsup.viz.encoder_source import checkpoint_spec
 
-    out = render_colorize(args.checkpoint, load_images(args.images, args.num, 3), args.out, args.scale)
+    images = _images(args, checkpoint_spec(args.checkpoint))
+    out = render_colorize(args.checkpoint, images, args.out, args.scale)
     print(f"wrote {out}; columns: grayscale input, predicted color, truth")
     return 0
 
@@ -145,6 +177,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("viz", help="visualizations: " + ", ".join(KINDS))
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     for name, kind in KINDS.items():
-        kp = kinds.add_parser(name, help=kind.help, description=kind.help)
+        # argparse %-formats help strings ("60%-mass" would break --help), not descriptions.
+        kp = kinds.add_parser(name, help=kind.help.replace("%", "%%"), description=kind.help)
         kind.add_arguments(kp)
         kp.set_defaults(run=kind.run)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from selfsup.export import export_encoder
 from selfsup.methods.base import Method
 from selfsup.train.config import RunConfig
-from selfsup.train.config_loader import config_to_dict, load_run_config
+from selfsup.train.config_loader import config_to_dict
 from selfsup.train.fsdp import is_sharded
 from selfsup.types import InputSpec
 
@@ -53,30 +51,15 @@ def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, s
 
 
 def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
-    """Rebuild the run's method from ``RUN/config.yaml``, load the checkpoint weights, export the encoder.
+    """Rebuild the run's method at its recorded input, load the checkpoint weights, export the encoder.
 
-    The checkpoint is read with ``torch.load(weights_only=True)``: tensors and plain
-    containers only, no arbitrary unpickling.
+    ``selfsup.runs.load_checkpoint_run`` reads ``RUN/config.yaml``, the input spec of
+    ``RUN/derived.json`` (runs that predate it: their training dataset) and the checkpoint with
+    ``torch.load(weights_only=True)``: tensors and plain containers only, no arbitrary unpickling.
     """
-    from selfsup.data import create_dataset
-    from selfsup.train.pretrain import build_method
-    from selfsup.train.run_dir import run_dir_of_checkpoint
+    from selfsup.runs import load_checkpoint_run
 
-    run_dir = run_dir_of_checkpoint(checkpoint)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"{config_path} is missing; export needs the run directory the checkpoint came from"
-        )
-    cfg = load_run_config(config_path)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if "state_dict" not in state:
-        raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")
-    dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
-    image_size = cfg.data.image_size or dataset.image_size[0]
-    method = build_method(cfg, dataset.channels, image_size)
-    weights = {k.removeprefix("method."): v for k, v in state["state_dict"].items()}
-    method.load_state_dict(weights)
+    run = load_checkpoint_run(checkpoint)
     return export_method(
-        method, cfg, out or run_dir / "encoder", image_size, int(state.get("global_step", 0))
+        run.method, run.config, out or run.run_dir / "encoder", run.spec.image_size, run.step
     )

@@ -1,14 +1,15 @@
 """Load the encoder a visualization draws from: a training checkpoint or an exported encoder.
 
-- ``RUN/checkpoints/*.ckpt`` (Lightning checkpoint): the run's method is rebuilt from
-  ``RUN/config.yaml`` and loaded with ``torch.load(weights_only=True)`` (tensors only, no pickled
-  code), as ``selfsup export`` does; ``load_method_checkpoint`` returns the whole method (heads,
-  decoders), ``load_viz_encoder`` its encoder.
+- ``RUN/checkpoints/*.ckpt`` (Lightning checkpoint): the run's method is rebuilt at its recorded
+  input by ``selfsup.runs.load_checkpoint_run`` (weights via ``torch.load(weights_only=True)``:
+  tensors only, no pickled code), as ``selfsup export`` does; ``load_method_checkpoint`` returns the
+  whole method (heads, decoders), ``load_viz_encoder`` its encoder.
 - ``encoder.safetensors`` / ``encoder.json`` / the shared path prefix: ``selfsup.export.load_encoder``
-  plus the JSON's input size and normalization.
+  plus the JSON's input record.
 
-Either way the result carries what a visualization needs to feed images the way the model was
-trained: ``image_size`` and per-channel ``mean`` / ``std``.
+Either way the result carries the encoder's ``InputSpec`` (training dataset, size, channels,
+normalization), so a visualization feeds images the way the model was trained and draws on the
+model's own data by default.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
+from selfsup.runs import input_spec_of, load_checkpoint_run
+from selfsup.types import InputSpec
 from selfsup.views import eval_transform
+from selfsup.views.channels import match_channels  # re-exported: video segmentation imports it here
 
-__all__ = ["VizEncoder", "is_training_checkpoint", "load_method_checkpoint", "load_viz_encoder"]
+__all__ = [
+    "VizEncoder",
+    "checkpoint_spec",
+    "is_training_checkpoint",
+    "load_method_checkpoint",
+    "load_viz_encoder",
+    "match_channels",
+]
 
 
 @dataclass
@@ -34,24 +44,15 @@ class VizEncoder:
     mean: list[float] | None
     std: list[float] | None
     label: str
+    spec: InputSpec
 
     def prepare(self, images: Tensor) -> Tensor:
-        """Resize to ``image_size`` (antialiased bilinear) and normalize, matching evaluation."""
+        """Resize to ``image_size`` (antialiased bilinear) and normalize, matching evaluation.
+
+        Images of another channel count are converted; callers that take images from a dataset
+        check the channels first (``selfsup.viz.image_source.VizImages.for_model``)."""
         images = match_channels(images, int(self.encoder.in_chans))
         return eval_transform(images, self.image_size, self.mean, self.std)
-
-
-def match_channels(images: Tensor, channels: int) -> Tensor:
-    """uint8 ``[B, c, H, W]`` -> ``[B, channels, H, W]``: grey repeated to RGB, RGB to luma (BT.601)."""
-    c = images.shape[1]
-    if c == channels:
-        return images
-    if c == 1:
-        return images.expand(-1, channels, -1, -1).contiguous()
-    if channels == 1 and c >= 3:
-        w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        return (images[:, :3].float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(images.dtype)
-    raise ValueError(f"cannot convert {c}-channel images for an encoder with in_chans={channels}")
 
 
 def is_training_checkpoint(path: str | Path) -> bool:
@@ -63,49 +64,42 @@ def load_method_checkpoint(checkpoint: str | Path, expected: str | None = None) 
 
     ``expected``: the method name the caller needs (an error names the run's method otherwise).
     """
-    from selfsup.data import create_dataset
-    from selfsup.train.config_loader import load_run_config
-    from selfsup.train.pretrain import build_method
-    from selfsup.train.run_dir import run_dir_of_checkpoint
+    run = load_checkpoint_run(checkpoint, expected)
+    return run.method, run.config, run.spec.image_size
 
-    run_dir = run_dir_of_checkpoint(checkpoint)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"{config_path} is missing; a training checkpoint must stay inside its run directory "
-            "(RUN/checkpoints/last.ckpt), or pass the exported RUN/encoder.safetensors instead"
-        )
-    cfg = load_run_config(config_path)
-    if expected is not None and cfg.method_name != expected:
-        raise ValueError(f"{checkpoint} is a {cfg.method_name!r} run; this needs a {expected!r} run")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "state_dict" not in state:
-        raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")
-    dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
-    image_size = cfg.data.image_size or dataset.image_size[0]
-    method = build_method(cfg, dataset.channels, image_size)
-    method.load_state_dict({k.removeprefix("method."): v for k, v in state["state_dict"].items()})
-    return method.eval(), cfg, int(image_size)
+
+def checkpoint_spec(path: str | Path) -> InputSpec:
+    """The ``InputSpec`` of a checkpoint or exported encoder, read from JSON where it is recorded.
+
+    Runs that predate the record are loaded once to learn it (``load_checkpoint_run``)."""
+    try:
+        return input_spec_of(path)
+    except ValueError:
+        if not is_training_checkpoint(path):
+            raise
+        return load_checkpoint_run(path).spec
 
 
 def load_viz_encoder(path: str | Path) -> VizEncoder:
     """Encoder + input recipe from a training checkpoint (``.ckpt``) or an exported encoder."""
     path = Path(path)
     if is_training_checkpoint(path):
-        method, cfg, image_size = load_method_checkpoint(path)
-        mean, std = method.normalization()
-        label = f"{cfg.method_name} ({path.parent.parent.name})"
-        return VizEncoder(method.encoder.float().eval(), image_size, mean, std, label)
+        run = load_checkpoint_run(path)
+        spec, method = run.spec, run.method
+        label = f"{run.config.method_name} ({run.run_dir.name})"
+        return VizEncoder(method.encoder.float().eval(), spec.image_size, *_norm(spec), label, spec)
     from selfsup.export import load_encoder, read_metadata
 
     encoder = load_encoder(path)
-    meta = read_metadata(path)
-    image_size = meta.get("image_size") or encoder.spec["kwargs"].get("image_size")
-    if not image_size:
-        raise ValueError(
-            f"{path}: the encoder's JSON records no image_size; re-export it with selfsup export"
-        )
+    spec = input_spec_of(path)
     stem = path.name.removesuffix(".safetensors").removesuffix(".json")
-    run = path.parent.name if stem == "encoder" else stem
-    label = f"{meta.get('method', 'encoder')} ({run})"
-    return VizEncoder(encoder.float().eval(), int(image_size), meta.get("mean"), meta.get("std"), label)
+    run_name = path.parent.name if stem == "encoder" else stem
+    label = f"{read_metadata(path).get('method', 'encoder')} ({run_name})"
+    return VizEncoder(encoder.float().eval(), spec.image_size, *_norm(spec), label, spec)
+
+
+def _norm(spec: InputSpec) -> tuple[list[float] | None, list[float] | None]:
+    return (
+        None if spec.mean is None else list(spec.mean),
+        None if spec.std is None else list(spec.std),
+    )

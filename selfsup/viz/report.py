@@ -7,7 +7,8 @@ style sheet is a ``<style>`` element; there are no scripts and no external refer
 file opens anywhere without network access and can be mailed or archived as it is.
 
 Sections (each only when the run has the data, see ``selfsup.viz.run_artifacts``): evaluation
-results (``results.json``), label-free quality signals (computed on test embeddings, plus
+results (``results.json``: kNN and linear top-1 on the validation split and on the test split, in
+labelled columns, with the splits of ``eval_splits.json`` named under the table), label-free quality signals (computed on test embeddings, plus
 ``quality.json`` when the run logged one), label efficiency (``label_efficiency.json``), training
 curves (every ``metrics.csv`` column, grouped: loss, accuracy, schedule, monitors, other),
 collapse-monitor summary, embedding plot and retrieval grid (``selfsup.viz.run_embeddings``),
@@ -112,14 +113,39 @@ def _results_rows(run: RunArtifacts, prefix: str = "") -> list[list[str]]:
     rows = []
     for r in run.results or []:
         name = f"{prefix}{r.get('name', '?')}"
-        rows.append(
-            [esc(name), _fmt(r.get("knn"), pct=True), _fmt(r.get("linear"), pct=True)]
-            + [_fmt(r.get("feature_dim")), _fmt(r.get("seconds"))]
-        )
+        scores = [_fmt(r.get(key), pct=True) for key in ("knn_val", "knn", "linear_val", "linear")]
+        rows.append([esc(name), *scores, _fmt(r.get("feature_dim")), _fmt(r.get("seconds"))])
     return rows
 
 
-RESULTS_HEADER = ["encoder", "kNN top-1 %", "linear top-1 %", "feature dim", "eval seconds"]
+# results.json: "knn" / "linear" are scored on the test split, "*_val" on the validation split.
+RESULTS_HEADER = [
+    "encoder",
+    "kNN top-1 % (validation)",
+    "kNN top-1 % (test)",
+    "linear top-1 % (validation)",
+    "linear top-1 % (test)",
+    "feature dim",
+    "eval seconds",
+]
+
+
+def _splits_note(run: RunArtifacts, prefix: str = "") -> str:
+    """Which images the validation and test columns scored (``eval_splits.json``), '' if unrecorded."""
+    rec = run.eval_splits
+    if not isinstance(rec, dict):
+        return ""
+    parts = []
+    val = rec.get("validation")
+    if isinstance(val, dict):
+        parts.append(
+            f"validation: {val.get('images')} images carved from the {rec.get('dataset')} train split "
+            f"({_fmt(100 * float(val.get('fraction', 0)))} %, stratified, seed {val.get('seed')})"
+        )
+    test = rec.get("test")
+    if isinstance(test, dict):
+        parts.append(f"test: {test.get('images')} images of {test.get('source')}, scored once")
+    return f'<p class="muted">{esc(prefix + "; ".join(parts))}</p>' if parts else ""
 
 
 def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str]]:
@@ -214,10 +240,12 @@ def _images_section(run: RunArtifacts, prefix: str = "") -> str:
 
 
 def _summary(run: RunArtifacts) -> str:
-    data = (run.config.get("data") or {}).get("name", "?")
     d = run.derived or {}
+    spec = d.get("input") if isinstance(d.get("input"), dict) else {}
+    data = spec.get("dataset") or (run.config.get("data") or {}).get("name", "?")
+    size = f" at {spec['image_size']} px, {spec.get('channels')} channel(s)" if "image_size" in spec else ""
     steps = f", {d['total_steps']} steps, batch {d.get('global_batch')}" if "total_steps" in d else ""
-    return f"{run.method} on {data}, backbone {run.config.get('backbone', '?')}{steps}"
+    return f"{run.method} on {data}{size}, backbone {run.config.get('backbone', '?')}{steps}"
 
 
 # ----------------------------------------------------------------------------- pages
@@ -225,7 +253,8 @@ def render_run(run: RunArtifacts, emb: RunEmbeddings | None = None, emb_error: s
     """The HTML page of one run (``emb``: its embeddings, or ``None`` with the reason in ``emb_error``)."""
     sections = []
     if run.results:
-        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, _results_rows(run))))
+        results = _table(RESULTS_HEADER, _results_rows(run)) + _splits_note(run)
+        sections.append(("results", "Evaluation", results))
     quality = _quality_rows(run, emb)
     if quality:
         sections.append(("quality", "Label-free quality signals", _table(QUALITY_HEADER, quality)))
@@ -270,7 +299,8 @@ def render_comparison(
     sections = [("runs", "Runs", overview)]
     rows = [row for r, lab in zip(runs, labels, strict=True) for row in _results_rows(r, prefix=f"[{lab}] ")]
     if rows:
-        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, rows)))
+        notes = "".join(_splits_note(r, f"[{lab}] ") for r, lab in zip(runs, labels, strict=True))
+        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, rows) + notes))
     qrows = [
         [esc(lab), *row[:4]]
         for r, e, lab in zip(runs, embs, labels, strict=True)

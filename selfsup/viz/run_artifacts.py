@@ -3,9 +3,11 @@
 A run directory (``selfsup.train.run_dir``) may contain::
 
     RUN/config.yaml               effective config                      (required)
-    RUN/derived.json              global batch, steps, lr, ...
+    RUN/derived.json              global batch, steps, lr, ..., the encoder's input (size, data)
     RUN/logs/version_N/metrics.csv  Lightning CSV log, one per (resumed) segment
-    RUN/results.json              kNN / linear table: [{name, knn, linear, feature_dim, seconds}]
+    RUN/results.json              kNN / linear table: [{name, knn, linear, knn_val, linear_val,
+                                  feature_dim, seconds}]; knn/linear: test split, *_val: validation
+    RUN/eval_splits.json          which images the validation and test columns scored
     RUN/quality.json              label-free signals: {"rankme": .., "uniformity": .., ...}
     RUN/label_efficiency.json     [{encoder, protocol, fraction, num_labels, accuracy}]
     RUN/viz/**/*.png              pictures the report shows as they are (the RUN/viz convention)
@@ -52,6 +54,7 @@ class RunArtifacts:
     derived: dict[str, Any] | None = None
     metrics: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     results: list[dict[str, Any]] | None = None
+    eval_splits: dict[str, Any] | None = None
     quality: dict[str, float] | None = None
     label_efficiency: list[dict[str, Any]] | None = None
     images: list[Path] = field(default_factory=list)
@@ -160,6 +163,7 @@ def load_run(path: str | Path) -> RunArtifacts:
         derived=_read_json(run_dir / "derived.json"),
         metrics=read_metrics(run_dir),
         results=results,
+        eval_splits=_read_json(run_dir / "eval_splits.json"),
         quality={k: float(v) for k, v in quality.items()} if isinstance(quality, dict) else None,
         label_efficiency=_read_json(run_dir / "label_efficiency.json"),
         images=find_images(run_dir),

@@ -1,9 +1,10 @@
 """A run's test-set embeddings for the report: 2-D plot, retrieval grid, label-free quality signals.
 
 ``run_embeddings(run)`` loads the run's encoder (``RUN/encoder.safetensors``, else its latest
-checkpoint) and an evenly spaced subset of the *test* split of the run's dataset (``data.name``,
-``data.root``, ``data.image_size`` of ``RUN/config.yaml``), extracts features exactly as
-evaluation does (the encoder's input size and normalization), and returns:
+checkpoint) and an evenly spaced subset of the *test* split of the dataset it was trained on, at
+its training size (the encoder's ``InputSpec``; a caption dataset is replaced by the labelled images
+behind its captions), extracts features exactly as evaluation does (the encoder's input size and
+normalization), and returns:
 
 - a t-SNE / UMAP plot (``selfsup.viz.embeddings.embed_2d``) coloured by label when there are labels;
 - a retrieval grid: ``num_queries`` test images and their top-``k`` cosine neighbours among the
@@ -18,11 +19,12 @@ N >= D to reach D, and our encoders have D <= 768), 8 queries, 6 neighbours.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from selfsup.types import InputSpec
 from selfsup.viz.run_artifacts import RunArtifacts
 
 __all__ = ["RunEmbeddings", "run_embeddings"]
@@ -54,14 +56,25 @@ def _encoder_source(run: RunArtifacts) -> Path:
     return ckpt
 
 
-def _test_data(run: RunArtifacts, max_items: int) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+def _test_data(
+    spec: InputSpec, source: Path, max_items: int
+) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+    """Test images (in the encoder's channels), labels and class names of the encoder's own data."""
     from selfsup.data import create_dataset, dataset_to_tensors
+    from selfsup.data.captions import CAPTION_DATASETS, labelled_dataset_of
+    from selfsup.viz.image_source import VizImages
 
-    data = run.config.get("data") or {}
-    if not data.get("name"):
-        raise ValueError(f"{run.path / 'config.yaml'} names no data.name; cannot load its test images")
-    ds = create_dataset(data["name"], "test", root=data.get("root"), image_size=data.get("image_size"))
+    name, root = spec.dataset, spec.root
+    if name is None:
+        raise ValueError(f"{source} records no training dataset; cannot load its test images")
+    if name.strip().lower().replace("-", "_") in CAPTION_DATASETS:  # CLIP: the labelled images behind
+        labelled = labelled_dataset_of(name)
+        if labelled is None:
+            raise ValueError(f"{name!r} (a caption file) has no labelled test images to embed")
+        name, root = labelled, (root if labelled == "stamps" else None)
+    ds = create_dataset(name, "test", root=root, image_size=spec.image_size)
     images, labels = dataset_to_tensors(ds, max_items=max_items)
+    images = VizImages(images, name).for_model(spec, str(source))
     return images, labels, getattr(ds, "classes", None) or None
 
 
@@ -78,17 +91,21 @@ def run_embeddings(
     from selfsup.eval.features import extract_features
     from selfsup.eval.quality import quality_signals
     from selfsup.viz.embeddings import cosine_neighbours, embed_2d, save_embedding_png, save_retrieval_png
-    from selfsup.viz.encoder_source import load_viz_encoder, match_channels
+    from selfsup.viz.encoder_source import load_viz_encoder
 
-    model = load_viz_encoder(_encoder_source(run))
-    images, labels, classes = _test_data(run, max_items)
+    source = _encoder_source(run)
+    model = load_viz_encoder(source)
+    spec = model.spec
+    if spec.dataset is None:  # an export that predates the input record: the run's config names the data
+        data = run.config.get("data") or {}
+        spec = replace(spec, dataset=data.get("name"), root=data.get("root"))
+    images, labels, classes = _test_data(spec, source, max_items)
     n = images.shape[0]
     if n < max(5, k + 1):
         raise ValueError(f"the test split of {run.name} has {n} images; the embedding plot needs >= {k + 1}")
-    x = match_channels(images, int(model.encoder.in_chans))
 
     def features(encoder: torch.nn.Module) -> torch.Tensor:
-        return extract_features(encoder, x, model.image_size, model.mean, model.std)
+        return extract_features(encoder, images, model.image_size, model.mean, model.std)
 
     feats = features(model.encoder)
     random_feats = features(random_init_copy(model.encoder, seed=seed))
