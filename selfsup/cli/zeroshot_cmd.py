@@ -54,8 +54,8 @@ def load_clip_checkpoint(checkpoint: str | Path, device: str = "cpu") -> tuple[A
 class _AsTrained:
     """A CLIP model whose ``encode_images`` first converts images to the channels it was trained on.
 
-    Only built after ``check_eval_input`` let a channel mismatch through (``--allow-input-mismatch``);
-    everything else (``encode_texts``, ``encode_tokens``) is the model's own.
+    A no-op when the channels match; other channels only reach it after ``check_eval_input`` let
+    them through (``--allow-input-mismatch``). ``encode_texts`` / ``encode_tokens`` are the model's own.
     """
 
     def __init__(self, model: Any, channels: int) -> None:
