@@ -85,6 +85,36 @@ ABLATIONS = {
         {"plain classification (shipped)": [], "class rebalancing (lambda 0.5)": ["method.rebalance=true"]},
         question="colorization class rebalancing (Zhang et al. 2016 §2.2) on 641 stamps",
     ),
+    "supervised_crop_scale": Ablation(
+        "configs/supervised_fashion_mnist.yaml",
+        302,
+        {"crop scale 0.8-1 (shipped)": [], "crop scale 0.5-1": ["method.crop_scale=[0.5, 1.0]"]},
+        (10000, 2000),
+        question="supervised ViT crop scale on 28 px images",
+    ),
+    "jigsaw_stamps_color": Ablation(
+        "configs/jigsaw_stamps.yaml",
+        300,
+        {
+            "standardize + channel jitter 1 + 30 % gray (shipped)": [],
+            "no counter-measures": [
+                "method.standardize=false",
+                "method.channel_jitter=0",
+                "method.gray_prob=0.0",
+            ],
+        },
+        question="jigsaw colour counter-measures on colour stamps (Noroozi & Favaro 2016, §3.2)",
+    ),
+    "relative_patch_stamps_color": Ablation(
+        "configs/relative_patch_stamps.yaml",
+        1000,
+        {
+            "colour dropping (shipped)": [],
+            "green-magenta projection": ["method.color=project"],
+            "no counter-measure": ["method.color=none"],
+        },
+        question="relative-patch chromatic-aberration counter-measure on colour stamps (Doersch et al. 2015, §3)",
+    ),
 }
 
 
