@@ -11,6 +11,8 @@ backbone in one forward; the head runs once over all of them.
 Schedules, all pure functions of ``Progress`` (so resume is exact):
 
 - teacher momentum ``m``: cosine from 0.996 to 1 over training (§3.1, BYOL's schedule);
+  ``teacher_update`` replaces the EMA by the copies DINO compares in §5.2 (Table 6: the student
+  copied every iteration, or once per epoch), for the stability ablation of ``selfsup findings``;
 - teacher temperature ``τ_t``: linear warm-up 0.04 -> 0.07 over the first 30 epochs (§3.1);
 - the head's last layer is frozen (its gradients cancelled) during the first epoch, which the
   reference code found stabilizes early training (``freeze_last_layer=1``);
@@ -53,6 +55,9 @@ from selfsup.views.recipe import ViewRecipe
 from selfsup.views.sized import ViewsBySize
 
 
+TEACHER_UPDATES = ("ema", "iteration", "epoch")
+
+
 @dataclass
 class DINOConfig(MethodConfig):
     out_dim: int = 65536  # K prototypes (§3.1); use a few hundred to thousands for small data
@@ -68,6 +73,10 @@ class DINOConfig(MethodConfig):
     center_momentum: float = 0.9
     center: bool = True  # False only to demonstrate collapse (benchmarks/dino_collapse.py)
     momentum_teacher: float = 0.996  # raised to 1 by a cosine
+    # ema: the cosine-scheduled EMA above (DINO). iteration / epoch: the teacher is a plain copy of the
+    # student, refreshed after every optimizer step / after the last step of every epoch (DINO §5.2,
+    # Table 6: the per-iteration copy collapses, the per-epoch copy learns but trails the EMA).
+    teacher_update: str = "ema"
     freeze_last_layer_epochs: float = 1.0
     n_local_crops: int = 8  # reference code default (the paper's best: 10)
     global_size: int | None = None  # None: the input size (DINO: 224)
@@ -105,6 +114,10 @@ class DINOConfig(MethodConfig):
                 raise ValueError(f"method.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.n_local_crops < 0:
             raise ValueError(f"method.n_local_crops must be >= 0 (DINO: 8), got {self.n_local_crops}")
+        if self.teacher_update not in TEACHER_UPDATES:
+            raise ValueError(
+                f"method.teacher_update must be one of {list(TEACHER_UPDATES)} (DINO: ema), got {self.teacher_update!r}"
+            )
         if self.eval_encoder not in ("teacher", "student"):
             raise ValueError(f"method.eval_encoder must be 'teacher' or 'student', got {self.eval_encoder!r}")
 
@@ -200,6 +213,12 @@ class DINO(Method):
         return linear_warmup(progress, c.warmup_teacher_temp, c.teacher_temp, warmup_steps)
 
     def momentum_at(self, progress: Progress) -> float:
+        """Teacher momentum after step ``progress.step``: 0 copies the student, 1 keeps the teacher."""
+        update = self.config.teacher_update
+        if update == "iteration":
+            return 0.0
+        if update == "epoch":
+            return 0.0 if (progress.step + 1) % progress.steps_per_epoch == 0 else 1.0
         return cosine_momentum(progress, self.config.momentum_teacher)
 
     def last_layer_frozen(self, progress: Progress) -> bool:
