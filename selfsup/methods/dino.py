@@ -54,7 +54,6 @@ from selfsup.views.multi_crop import DINO_BASE_RECIPE, MultiCropGenerator
 from selfsup.views.recipe import ViewRecipe
 from selfsup.views.sized import ViewsBySize
 
-
 TEACHER_UPDATES = ("ema", "iteration", "epoch")
 
 
