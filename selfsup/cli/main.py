@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from selfsup.train.config_loader import ConfigError
+    from selfsup.train.lightning_module import NonFiniteLossError
 
     try:
         return int(args.run(args) or 0)
@@ -123,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"selfsup: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:
+        # A diverged run is not a crash: the message names the step and the checkpoint that is kept.
+        if args.verbose:
+            raise
+        print(f"selfsup: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,9 +12,13 @@ so the exported encoder and ``PretrainResult.method`` are plain, unsharded modul
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -26,28 +30,49 @@ from selfsup.data import create_dataset
 from selfsup.methods.base import Method
 from selfsup.registry import create_method
 from selfsup.train.allocator import keep_freed_memory
+from selfsup.train.atomic_io import (
+    AtomicCheckpointIO,
+    NonFiniteCheckpointError,
+    load_checkpoint_file,
+    remove_stale_temporaries,
+)
 from selfsup.train.calibrate import seconds_per_step, steps_for_budget
 from selfsup.train.checkpoint import export_method, input_spec
 from selfsup.train.config import Derived, RunConfig, derive
 from selfsup.train.device_options import apply_memory_format
+from selfsup.train.divergence import DivergenceWarning, non_finite_stop
 from selfsup.train.fsdp import require_transformer_blocks
-from selfsup.train.lightning_module import LitMethod
+from selfsup.train.lightning_module import LitMethod, NonFiniteLossError
 from selfsup.train.online_knn import OnlineKNN
 from selfsup.train.progress import StepProgressBar
+from selfsup.train.resume import check_resume_config, resume_run_dir, resumed_derived
 from selfsup.train.run_dir import (
     externally_launched,
     inherited_run_dir,
+    launch_rank,
     load_derived,
     new_run_dir,
     next_log_version,
-    run_dir_of_checkpoint,
+    require_fresh,
     save_run_files,
     shared_with_launched_ranks,
 )
+from selfsup.train.run_lock import hold_run_lock
 from selfsup.train.strategy import FSDP, build_strategy, device_type
 from selfsup.train.train_stats import FitTimer, save_train_stats
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def quiet_resume_warnings() -> Iterator[None]:
+    """Silence two Lightning warnings that are wrong for selfsup: its batch sampler restarts from the
+    restored step (resume is exact, mid-epoch included), and on resume the checkpoint directory holds
+    the run's own earlier checkpoints."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*dataloader is\\s+not resumable.*")
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        yield
 
 
 @dataclass
@@ -69,9 +94,16 @@ def _world_size(cfg: RunConfig) -> int:
 
 
 def pretrain(
-    cfg: RunConfig, resume: str | Path | None = None, callbacks: list | None = None
+    cfg: RunConfig,
+    resume: str | Path | None = None,
+    callbacks: list | None = None,
+    run_dir: str | Path | None = None,
 ) -> PretrainResult:
-    """Pretrain ``cfg.method_name`` on ``cfg.data``; returns where everything was written."""
+    """Pretrain ``cfg.method_name`` on ``cfg.data``; returns where everything was written.
+
+    ``resume``: a checkpoint to continue (``selfsup.train.resume`` says what ``cfg`` may change);
+    ``run_dir``: the run it continues, needed only when the checkpoint is not in ``RUN/checkpoints/``.
+    """
     keep_freed_memory()
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     dataset = create_dataset(
@@ -92,9 +124,48 @@ def pretrain(
         )
 
     inherited = None if resume else inherited_run_dir()
-    run_dir = run_dir_of_checkpoint(resume) if resume else inherited or new_run_dir(cfg)
-    if (resume or inherited) and (run_dir / "derived.json").is_file():
-        # The same steps and schedule as the interrupted run, or as rank 0 of this run chose.
+    if resume:
+        run_dir = resume_run_dir(resume, run_dir)
+    else:
+        run_dir = inherited or new_run_dir(cfg)
+    # The process that owns the run (rank 0, or the only one) holds its lock until pretrain returns;
+    # ranks that join rank 0's directory do not take it.
+    owner = inherited is None and (not externally_launched() or launch_rank() == 0)
+    with hold_run_lock(run_dir) if owner else nullcontext():
+        if owner and not resume:
+            require_fresh(run_dir)
+        if owner:
+            remove_stale_temporaries(run_dir / "checkpoints")  # left by a save that a kill interrupted
+        return _pretrain_in(cfg, run_dir, resume, inherited, dataset, items, derived, method, callbacks)
+
+
+def _pretrain_in(
+    cfg: RunConfig,
+    run_dir: Path,
+    resume: str | Path | None,
+    inherited: Path | None,
+    dataset: Any,
+    items: int,
+    derived: Derived,
+    method: Method,
+    callbacks: list | None,
+) -> PretrainResult:
+    """``pretrain`` once the run directory is chosen (and, for its owner, locked)."""
+    image_size = cfg.data.image_size or dataset.image_size[0]
+    changed: list[str] = []
+    if resume:
+        changed = check_resume_config(run_dir, cfg)
+        done = int(load_checkpoint_file(resume, mmap=True).get("global_step", 0))  # also: is it readable?
+        saved = load_derived(run_dir) if (run_dir / "derived.json").is_file() else None
+        budget_cap = None
+        if "train.time_budget_minutes" in changed and cfg.train.time_budget_minutes is not None:
+            step_s = seconds_per_step(method, dataset, cfg, derived)
+            budget_cap = steps_for_budget(cfg.train.time_budget_minutes, step_s)
+        derived = resumed_derived(
+            saved, cfg, changed, items, _world_size(cfg), done, budget_cap, Path(resume)
+        )
+    elif inherited and (run_dir / "derived.json").is_file():
+        # The same steps and schedule as rank 0 of this run chose.
         derived = load_derived(run_dir)
     elif cfg.train.time_budget_minutes is not None:
         if externally_launched():
@@ -126,6 +197,7 @@ def pretrain(
         save_last=True,
     )
     timer = FitTimer(derived.global_batch)
+    divergence = DivergenceWarning(cfg.train.log_every)
     log_version = next_log_version(run_dir)
     bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
     monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
@@ -148,7 +220,8 @@ def pretrain(
             CSVLogger(run_dir, name="logs", version=log_version),
             TensorBoardLogger(run_dir, name="logs", version=log_version, default_hp_metric=False),
         ],
-        callbacks=[checkpointing, timer, *monitors, *bar, *(callbacks or [])],
+        callbacks=[checkpointing, timer, divergence, *monitors, *bar, *(callbacks or [])],
+        plugins=[AtomicCheckpointIO()],
         log_every_n_steps=cfg.train.log_every,
         enable_progress_bar=cfg.train.progress_bar,
         enable_model_summary=False,
@@ -160,9 +233,12 @@ def pretrain(
         derived = replace(derived, input=input_spec(method, cfg, image_size).to_dict())
     if trainer.is_global_zero:
         save_run_files(run_dir, cfg, derived)
-    with shared_with_launched_ranks(run_dir):
-        trainer.fit(lit, ckpt_path=str(resume) if resume else None)
-    trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    try:
+        with shared_with_launched_ranks(run_dir), quiet_resume_warnings():
+            trainer.fit(lit, ckpt_path=str(resume) if resume else None, weights_only=True)
+        trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # full state: resumable
+    except (NonFiniteLossError, NonFiniteCheckpointError) as err:
+        raise non_finite_stop(err, ckpt_dir) from None
     encoder_path = run_dir / "encoder.safetensors"
     method = lit.full_method()  # fsdp: every rank gathers the full weights (a collective)
     if trainer.is_global_zero:

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import yaml
 
+from selfsup.train.atomic_io import atomic_write
 from selfsup.train.config import Derived, RunConfig
 from selfsup.train.config_loader import config_to_dict
+from selfsup.train.run_lock import LOCK_NAME
 
 
 def externally_launched() -> bool:
@@ -39,12 +41,27 @@ def launch_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID")
 
 
+def launch_rank() -> int:
+    """This process's rank in a torchrun/SLURM launch (0 when not externally launched)."""
+    for var in ("RANK", "SLURM_PROCID"):
+        value = os.environ.get(var)
+        if value is not None and value.isdigit():
+            return int(value)
+    return 0
+
+
 def new_run_dir(cfg: RunConfig) -> Path:
-    """``out_dir/<run_name>``, or ``out_dir/<method>-<data>-<time>`` (``-N`` added if taken).
+    """Create and return the directory of a new run: ``out_dir/<run_name>``, or a generated name.
+
+    Generated names are ``<method>-<data>-<time>``, with ``-N`` added when taken; the directory is made
+    with ``mkdir`` (which fails if it exists), so two runs started in the same second never share one.
+    A ``train.run_name`` directory is created if needed; ``pretrain`` then takes its lock and refuses it
+    if it already holds a run (``require_fresh``).
 
     Ranks started together by torchrun or SLURM each call this: without ``train.run_name`` they name the
-    directory after the launch's shared id, never after their own clock.
+    directory after the launch's shared id, never after their own clock, and join rank 0's directory.
     """
+    out = Path(cfg.train.out_dir)
     if cfg.train.run_name is None and externally_launched():
         shared = launch_id()
         if shared is None:
@@ -53,14 +70,33 @@ def new_run_dir(cfg: RunConfig) -> Path:
                 "without a shared run id, so the ranks cannot agree on a run directory: set "
                 "train.run_name=NAME (or launch with torchrun --rdzv-id=ID)"
             )
-        return Path(cfg.train.out_dir) / f"{cfg.method_name}-{cfg.data.name}-{shared}"
-    name = cfg.train.run_name or f"{cfg.method_name}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path = Path(cfg.train.out_dir) / name
-    suffix = 1
-    while (path / "config.yaml").exists() and cfg.train.run_name is None:
-        path = Path(cfg.train.out_dir) / f"{name}-{suffix}"
-        suffix += 1
-    return path
+        path = out / f"{cfg.method_name}-{cfg.data.name}-{shared}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    if cfg.train.run_name is not None:
+        path = out / cfg.train.run_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{cfg.method_name}-{cfg.data.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for suffix in range(10_000):
+        path = out / (name if suffix == 0 else f"{name}-{suffix}")
+        try:
+            path.mkdir()  # atomic: exactly one process creates a given name
+            return path
+        except FileExistsError:
+            continue
+    raise ValueError(f"could not create a fresh run directory {out / name}-N; set train.run_name=NAME")
+
+
+def require_fresh(run_dir: Path) -> None:
+    """Refuse a new run in a directory that already holds one (call while holding its lock)."""
+    taken = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_NAME) if run_dir.is_dir() else []
+    if taken:
+        raise ValueError(
+            f"run directory {run_dir} already holds a run ({', '.join(taken[:4])}); choose another "
+            f"train.run_name, or continue it with --resume {run_dir / 'checkpoints' / 'last.ckpt'}"
+        )
 
 
 # Lightning starts the other ranks of a multi-process run by re-running the command; they find the
@@ -98,9 +134,11 @@ def run_dir_of_checkpoint(checkpoint: str | Path) -> Path:
 
 
 def save_run_files(run_dir: Path, cfg: RunConfig, derived: Derived) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    (run_dir / "derived.json").write_text(json.dumps(dataclasses.asdict(derived), indent=2))
+    """Write ``config.yaml`` and ``derived.json`` atomically (a resume with a new length rewrites them)."""
+    config = yaml.safe_dump(config_to_dict(cfg), sort_keys=False).encode()
+    atomic_write(run_dir / "config.yaml", lambda f: f.write(config))
+    values = json.dumps(dataclasses.asdict(derived), indent=2).encode()
+    atomic_write(run_dir / "derived.json", lambda f: f.write(values))
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

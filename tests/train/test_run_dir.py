@@ -1,10 +1,19 @@
-"""Run directories: ranks that torchrun or SLURM start together must all pick the same one."""
+"""Run directories: one run per directory; ranks that torchrun or SLURM start together share one."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
 from selfsup.train.run_dir import new_run_dir
+from selfsup.train.run_lock import RunDirectoryBusy, hold_run_lock, is_locked
+from tests.train.test_pretrain import tiny_config
 
 LAUNCHER_VARS = ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID")
 
@@ -21,11 +30,11 @@ def _cfg(tmp_path, *extra):
 
 
 def test_single_process_runs_get_a_fresh_directory_each(tmp_path, no_launcher):
+    """Runs started in the same second used to get one name and share one folder."""
     cfg = _cfg(tmp_path)
-    first = new_run_dir(cfg)
-    first.mkdir(parents=True)
-    (first / "config.yaml").write_text("taken")
-    assert new_run_dir(cfg) == first.with_name(first.name + "-1")
+    dirs = [new_run_dir(cfg) for _ in range(5)]  # well within one second
+    assert len(set(dirs)) == 5 and all(d.is_dir() for d in dirs)
+    assert dirs[1] == dirs[0].with_name(dirs[0].name + "-1")
 
 
 @pytest.mark.parametrize(("var", "value"), [("TORCHELASTIC_RUN_ID", "job7"), ("SLURM_JOB_ID", "4242")])
@@ -34,9 +43,9 @@ def test_launched_ranks_share_the_launch_id_directory(tmp_path, no_launcher, var
     no_launcher.setenv(var, value)
     cfg = _cfg(tmp_path)
     rank0 = new_run_dir(cfg)
-    assert rank0 == tmp_path / f"simclr-digits-{value}"
-    rank0.mkdir(parents=True)
+    assert rank0 == tmp_path / f"simclr-digits-{value}" and rank0.is_dir()
     (rank0 / "config.yaml").write_text("written by rank 0")
+    no_launcher.setenv("RANK" if var.startswith("TORCH") else "SLURM_PROCID", "1")
     assert new_run_dir(cfg) == rank0  # a later rank joins it instead of taking a "-1" suffix
 
 
@@ -53,3 +62,46 @@ def test_launched_ranks_refuse_a_time_budget(tmp_path, no_launcher):
     cfg = _cfg(tmp_path, "train.run_name=r", "train.time_budget_minutes=1")
     with pytest.raises(ValueError, match="train.max_steps"):
         pretrain(cfg)
+
+
+def test_a_named_run_directory_that_holds_a_run_is_refused(tmp_path, no_launcher):
+    cfg = tiny_config(tmp_path, "train.max_steps=1", "train.run_name=same")
+    pretrain(cfg)
+    with pytest.raises(ValueError, match=f"run directory {tmp_path / 'same'} already holds a run"):
+        pretrain(cfg)
+
+
+def test_a_second_concurrent_run_with_the_same_name_is_refused(tmp_path, no_launcher):
+    cfg = tiny_config(tmp_path, "train.max_steps=1", "train.run_name=same")
+    with hold_run_lock(tmp_path / "same"):  # the first run, still running
+        with pytest.raises(RunDirectoryBusy, match=f"run directory {tmp_path / 'same'} is in use by process"):
+            pretrain(cfg)
+    assert sorted(p.name for p in (tmp_path / "same").iterdir()) == [".lock"]  # nothing written
+
+
+def test_a_killed_run_leaves_no_stale_lock(tmp_path):
+    ready = tmp_path / "ready"
+    code = textwrap.dedent(
+        f"""
+        import pathlib, time
+        from selfsup.train.run_lock import hold_run_lock
+        with hold_run_lock(pathlib.Path({str(tmp_path / "run")!r})):
+            pathlib.Path({str(ready)!r}).touch()
+            time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        assert is_locked(tmp_path / "run")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not is_locked(tmp_path / "run")
+    with hold_run_lock(tmp_path / "run"):
+        pass
