@@ -24,7 +24,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("method", nargs="?", help="method name (see `selfsup list`); optional with --resume")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--config", help="YAML config file (see configs/)")
-    p.add_argument("--resume", help="continue from RUN/checkpoints/last.ckpt (exact resume)")
+    p.add_argument(
+        "--resume",
+        help="continue from RUN/checkpoints/last.ckpt (exact resume); key=value may change only the run's "
+        "length (train.max_steps, train.epochs, train.time_budget_minutes), log/checkpoint intervals, "
+        "progress output, data.num_workers and eval.*",
+    )
+    p.add_argument(
+        "--run-dir",
+        help="with --resume: the run directory to continue, for a checkpoint kept outside RUN/checkpoints/",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation after pretraining")
     p.set_defaults(run=run)
 
@@ -38,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
         overrides.insert(0, method)
         method = None
     config = args.config
+    run_dir = None
     if args.resume:
-        from selfsup.train.run_dir import run_dir_of_checkpoint
+        from selfsup.train.resume import resume_run_dir
 
-        run_dir = run_dir_of_checkpoint(args.resume)
+        run_dir = resume_run_dir(args.resume, args.run_dir)
         config = config or str(run_dir / "config.yaml")
+    elif args.run_dir:
+        raise ValueError("--run-dir names the run that --resume continues; pass --resume CKPT as well")
     elif method is None:
         raise ValueError("name a method, e.g. `selfsup pretrain simclr` (see `selfsup list`)")
     cfg = load_run_config(config, overrides, method=method)
@@ -55,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         quiet_third_party_output()
 
     started = time.perf_counter()
-    result = pretrain(cfg, resume=args.resume)
+    result = pretrain(cfg, resume=args.resume, run_dir=run_dir)
     print(f"run directory: {result.run_dir}")
     print(f"encoder: {result.encoder_path}")
     if args.no_eval or result.global_rank != 0:
