@@ -9,12 +9,28 @@ steps) are computed by ``derive`` and saved beside the run, never written back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from selfsup.train.precision import resolve_precision
 from selfsup.train.schedules import scaled_lr
+
+MAX_IMAGE_SIZE = 4096  # larger squares are a typo, and would be allocated for every image before training
+MAX_EPOCHS = 1_000_000  # refuse typos such as 1e12 before the sampler plans that many steps
+MAX_STEPS = 10**9
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+
+def require_finite(section: Any, prefix: str) -> None:
+    """Refuse ``nan``/``inf`` in any float field of a config section (YAML reads ``.nan`` and ``.inf``
+    as numbers, and every comparison with NaN is false, so range checks alone let them through)."""
+    for f in dataclasses.fields(section):
+        values = getattr(section, f.name)
+        for value in values if isinstance(values, (tuple, list)) else (values,):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{prefix}.{f.name} must be a finite number, got {value}")
 
 
 @dataclass
@@ -29,8 +45,11 @@ class DataConfig:
     max_train_items: int | None = None  # pretrain on a prefix of the train split (quick runs)
 
     def validate(self) -> None:
-        if self.image_size is not None and self.image_size < 8:
-            raise ValueError(f"data.image_size must be >= 8, got {self.image_size}")
+        if self.image_size is not None and not 8 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"data.image_size must be between 8 and {MAX_IMAGE_SIZE} px (datasets are resized in memory "
+                f"before training), got {self.image_size}"
+            )
         if self.num_workers < 0:
             raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
 
@@ -51,6 +70,15 @@ class OptimConfig:
     grad_clip: float | None = None  # max global grad norm; None disables
 
     def validate(self) -> None:
+        require_finite(self, "optim")
+        if self.min_lr < 0:
+            raise ValueError(
+                f"optim.min_lr must be >= 0 (the final lr of the cosine decay), got {self.min_lr}"
+            )
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"optim.momentum must be in [0, 1), got {self.momentum}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"optim.betas must both be in [0, 1), got {list(self.betas)}")
         if self.name not in ("sgd", "adamw", "lars"):
             raise ValueError(f"optim.name must be one of sgd, adamw, lars; got {self.name!r}")
         if not self.lr > 0:
@@ -104,6 +132,7 @@ class TrainConfig:
     activation_checkpointing: bool = False  # fsdp only: recompute each block in backward (less memory)
 
     def validate(self) -> None:
+        require_finite(self, "train")
         if not isinstance(self.activation_checkpointing, bool):
             raise ValueError(
                 f"train.activation_checkpointing must be true or false, got {self.activation_checkpointing!r}"
@@ -122,6 +151,18 @@ class TrainConfig:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if not self.epochs > 0 and self.max_steps is None:
             raise ValueError(f"train.epochs must be > 0, got {self.epochs}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"train.epochs must be <= {MAX_EPOCHS}, got {self.epochs}; use a smaller number")
+        if self.max_steps is not None and self.max_steps > MAX_STEPS:
+            raise ValueError(f"train.max_steps must be <= {MAX_STEPS}, got {self.max_steps}")
+        if self.devices < 1:
+            raise ValueError(f"train.devices must be >= 1 (devices per node), got {self.devices}")
+        if self.num_nodes < 1:
+            raise ValueError(f"train.num_nodes must be >= 1, got {self.num_nodes}")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(
+                f"train.accelerator must be one of {', '.join(ACCELERATORS)}; got {self.accelerator!r}"
+            )
         if self.time_budget_minutes is not None and not self.time_budget_minutes > 0:
             raise ValueError(f"train.time_budget_minutes must be > 0, got {self.time_budget_minutes}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -149,6 +190,7 @@ class EvalConfig:
     max_test_items: int | None = None
 
     def validate(self) -> None:
+        require_finite(self, "eval")
         if self.knn_k < 1:
             raise ValueError(f"eval.knn_k must be >= 1, got {self.knn_k}")
         if not self.knn_temperature > 0:
@@ -169,6 +211,8 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> None:
+        if dataclasses.is_dataclass(self.method):
+            require_finite(self.method, "method")
         for section in (self.data, self.optim, self.train, self.eval, self.method):
             if hasattr(section, "validate"):
                 section.validate()

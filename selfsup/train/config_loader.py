@@ -115,6 +115,13 @@ def build_dataclass(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
         raise ConfigError(f"{prefix or cls.__name__}: {err}") from err
 
 
+def _yaml_reason(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where (line, column, 1-based)."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = tree
@@ -136,7 +143,13 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ConfigError(f"override {item!r} has an empty key")
-        _set_dotted(tree, key, yaml.safe_load(raw) if raw.strip() else "")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"override {item!r}: the value is not valid YAML ({_yaml_reason(err)})"
+            ) from err
+        _set_dotted(tree, key, value)
     return tree
 
 
@@ -183,7 +196,12 @@ def load_run_config(
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist; see configs/ for examples")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {_yaml_reason(err)}; fix the file") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path} is not UTF-8 text ({err.reason}); save it as UTF-8") from err
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         tree = loaded
