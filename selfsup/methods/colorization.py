@@ -216,6 +216,6 @@ class Colorization(LabPretextMethod):
 
     def extra_state(self) -> dict:
         return {
-            "input": "rgb in [0, 1], converted to Lab L inside the encoder",
+            "input_colour": "rgb in [0, 1], converted to Lab L inside the encoder",
             "ab_bins": int(self.ab_centers.shape[0]),
         }

@@ -132,4 +132,4 @@ class SplitBrain(LabPretextMethod):
         return StepOutput(loss=loss_ab + loss_l, metrics=metrics, features=pooled)
 
     def extra_state(self) -> dict:
-        return {"input": "rgb in [0, 1], converted to Lab inside the encoder", "groups": ["l", "ab"]}
+        return {"input_colour": "rgb in [0, 1], converted to Lab inside the encoder", "groups": ["l", "ab"]}

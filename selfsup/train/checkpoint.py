@@ -36,6 +36,12 @@ def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, s
             "LitMethod.full_method() (selfsup.train.fsdp.gather_into) on every rank and export that copy"
         )
     mean, std = method.normalization()
+    extra = method.extra_state()
+    reserved = {"method", "input", "image_size", "mean", "std", "steps", "config"} & set(extra)
+    if reserved:
+        raise ValueError(
+            f"{type(method).__name__}.extra_state() must not use the export's own keys {sorted(reserved)}"
+        )
     return export_encoder(
         method.encoder.float(),
         path,
@@ -46,7 +52,7 @@ def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, s
         std=std,
         steps=steps,
         config=config_to_dict(cfg),
-        **method.extra_state(),
+        **extra,
     )
 
 
