@@ -3,7 +3,10 @@
 ``export_encoder(encoder, path)`` writes ``<path>.safetensors`` and ``<path>.json``
 (backbone spec, method, config, extra facts). ``load_encoder(path)`` rebuilds the
 backbone with ``create_backbone`` and loads the weights strictly. Loading never
-unpickles: safetensors and JSON only, so an untrusted file cannot run code.
+unpickles: safetensors and JSON only, so an untrusted file cannot run code; and the JSON may only
+choose the architecture (``selfsup.backbones.safe_spec``: no ``checkpoint_path``, ``pretrained*``,
+file paths or URLs), so it cannot make selfsup open or download another file. A damaged or mismatched
+file is one ``ValueError`` naming it.
 For timm backbones the weights are also saved under timm's own names
 (``<path>.timm.safetensors``) so ``timm.create_model(...).load_state_dict`` reads them.
 """
@@ -18,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from selfsup.backbones import create_backbone
+from selfsup.backbones.safe_spec import check_backbone_spec
 
 FORMAT_VERSION = 1
 
@@ -66,16 +70,32 @@ def load_encoder(path: str | Path, map_location: str = "cpu") -> nn.Module:
     except ValueError as err:
         raise ValueError(f"{meta_path} is not valid JSON ({err}); re-export the encoder") from err
     if not isinstance(meta, dict):
-        raise ValueError(f"{meta_path} must hold a JSON object, got {type(meta).__name__}; re-export the encoder")
-    spec = meta.get("backbone")
-    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(
+            f"{meta_path} must hold a JSON object, got {type(meta).__name__}; re-export the encoder"
+        )
+    if "backbone" not in meta:
         raise ValueError(f"{meta_path} has no backbone spec; it was not written by selfsup.export_encoder")
-    encoder = create_backbone(spec["name"], **spec.get("kwargs", {}))
-    state = load_file(str(weights), device=map_location)
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    name, kwargs = check_backbone_spec(meta["backbone"], str(meta_path))
+    try:
+        encoder = create_backbone(name, **kwargs)
+    except TypeError as err:  # a kwarg of the right kind the architecture does not take
+        raise ValueError(f"{meta_path}: backbone {name!r} cannot be built from {kwargs} ({err})") from err
+    try:
+        state = load_file(str(weights), device=map_location)
+    except Exception as err:  # SafetensorError: truncated, not safetensors, bad header
+        raise ValueError(
+            f"{weights} is damaged or not a safetensors file ({err}); re-export the encoder"
+        ) from err
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # size mismatches
+        reason = " ".join(str(err).split())[:300]
+        raise ValueError(
+            f"{weights} does not fit backbone {name} of {meta_path} ({reason}); re-export it"
+        ) from err
     if missing or unexpected:
         raise ValueError(
-            f"{weights} does not match backbone {spec['name']}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            f"{weights} does not match backbone {name}: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     return encoder.eval()
 

@@ -1,0 +1,110 @@
+"""Exported encoders are data: the JSON may only choose the architecture; damaged files are one line."""
+
+import json
+
+import pytest
+import torch
+
+from selfsup.backbones import create_backbone
+from selfsup.export import export_encoder, load_encoder
+
+
+@pytest.fixture
+def exported(tmp_path):
+    encoder = create_backbone("resnet_small", in_chans=1, image_size=8, width=4, depths=[1, 1, 1, 1])
+    return encoder, export_encoder(encoder, tmp_path / "enc")
+
+
+def _edit(weights, change):
+    meta_path = weights.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
+    return meta_path
+
+
+def _one_line_error(weights, *fragments):
+    with pytest.raises(ValueError) as info:
+        load_encoder(weights)
+    message = str(info.value)
+    assert "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_an_export_round_trips(exported):
+    encoder, weights = exported
+    x = torch.randn(2, 1, 8, 8)
+    torch.testing.assert_close(load_encoder(weights)(x), encoder.eval()(x))
+
+
+def test_a_timm_export_with_architecture_kwargs_round_trips(tmp_path):
+    kwargs = dict(patch_size=4, embed_dim=32, depth=1, num_heads=2, dynamic_img_size=True)
+    encoder = create_backbone("timm:vit_tiny_patch16_224", in_chans=1, image_size=16, **kwargs)
+    weights = export_encoder(encoder, tmp_path / "vit")
+    x = torch.randn(2, 1, 16, 16)
+    torch.testing.assert_close(load_encoder(weights)(x), encoder.eval()(x))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("checkpoint_path", "/etc/passwd"),
+        ("pretrained", True),
+        ("pretrained_cfg", {"file": "/tmp/x.pth"}),
+        ("pretrained_cfg_overlay", {"hf_hub_id": "someone/weights"}),
+        ("pretrained_path", "/tmp/x.safetensors"),
+        ("weights", "DEFAULT"),
+    ],
+)
+def test_kwargs_that_open_or_fetch_files_are_refused(exported, key, value):
+    _, weights = exported
+    meta_path = _edit(weights, lambda m: m["backbone"]["kwargs"].update({key: value}))
+    _one_line_error(weights, str(meta_path), f"backbone kwarg {key!r} is not allowed")
+
+
+def test_a_timm_checkpoint_path_never_reaches_timm(tmp_path, monkeypatch):
+    import timm
+
+    encoder = create_backbone("timm:vit_tiny_patch16_224", in_chans=1, image_size=16, patch_size=4, depth=1)
+    weights = export_encoder(encoder, tmp_path / "vit")
+    _edit(weights, lambda m: m["backbone"]["kwargs"].update({"checkpoint_path": str(tmp_path / "evil.pth")}))
+    called = []
+    monkeypatch.setattr(timm, "create_model", lambda *a, **k: called.append(k))
+    _one_line_error(weights, "'checkpoint_path' is not allowed")
+    assert not called
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda m: m.update(backbone="resnet_small"), "'backbone' must be an object with a string 'name'"),
+        (lambda m: m["backbone"].update(name=7), "'backbone' must be an object with a string 'name'"),
+        (lambda m: m["backbone"].update(kwargs=[1, 2]), "backbone 'kwargs' must be an object"),
+        (lambda m: m["backbone"]["kwargs"].update(width="../../etc"), "backbone kwarg width='../../etc'"),
+        (lambda m: m["backbone"]["kwargs"].update(width={"a": 1}), "must be a number"),
+        (lambda m: m["backbone"].update(name="timm:../x"), "is not a backbone name"),
+    ],
+)
+def test_wrong_typed_encoder_json_is_one_line(exported, change, fragment):
+    _, weights = exported
+    _edit(weights, change)
+    _one_line_error(weights, fragment)
+
+
+def test_invalid_json_is_one_line(exported):
+    _, weights = exported
+    weights.with_suffix(".json").write_text('{"backbone": ')
+    _one_line_error(weights, "is not valid JSON")
+
+
+def test_a_truncated_safetensors_file_is_one_line(exported):
+    _, weights = exported
+    weights.write_bytes(weights.read_bytes()[:100])
+    _one_line_error(weights, f"{weights} is damaged or not a safetensors file")
+
+
+def test_weights_of_another_shape_are_one_line(exported):
+    _, weights = exported
+    _edit(weights, lambda m: m["backbone"]["kwargs"].update(width=8))
+    _one_line_error(weights, f"{weights} does not fit backbone resnet_small", "size mismatch")
