@@ -33,6 +33,24 @@ def _as_int(size: Any) -> int:
     return int(size)
 
 
+def _require_whole_patches(model: nn.Module, model_name: str, image_size: int | None) -> None:
+    """A ViT cuts the image into patch_size squares; a border that is not a whole patch would be silently
+    dropped (or padded only where ``dynamic_img_pad``), so refuse such sizes and name the nearest good ones."""
+    pe = getattr(model, "patch_embed", None)
+    if image_size is None or pe is None or getattr(pe, "patch_size", None) is None:
+        return
+    if getattr(pe, "dynamic_img_pad", False):
+        return
+    patch = _as_int(pe.patch_size)
+    if image_size % patch:
+        lower, upper = image_size - image_size % patch, image_size - image_size % patch + patch
+        raise ValueError(
+            f"image size {image_size} is not a multiple of timm:{model_name}'s patch size {patch}, so its "
+            f"border would be ignored; use data.image_size={lower or upper} or {upper} (or pass "
+            "dynamic_img_pad=True in backbone_kwargs to pad)"
+        )
+
+
 class TimmBackbone(Backbone):
     """Adapter around ``timm.create_model(model_name, ...)``; see the module docstring.
 
@@ -79,6 +97,7 @@ class TimmBackbone(Backbone):
                     raise _bad_kwargs(model_name, timm_kwargs, err2) from None
             else:
                 raise _bad_kwargs(model_name, timm_kwargs, err) from None
+        _require_whole_patches(model, model_name, image_size)
         self.model = model
         self.timm_kwargs = timm_kwargs
         self.model_name = model_name
