@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         data_cmd,
         eval_cmd,
         export_cmd,
+        findings_cmd,
         finetune_cmd,
         label_efficiency_cmd,
         list_cmd,
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_parser(sub)
     viz_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
+    findings_cmd.add_parser(sub)
     bench_cmd.add_parser(sub)
     data_cmd.add_parser(sub)
     video_cmd.add_parser(sub)
