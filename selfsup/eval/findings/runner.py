@@ -1,0 +1,272 @@
+"""Run the findings: plan the runs, pretrain (or reuse) each in its own process, evaluate, judge, write.
+
+``run_findings(findings, out, scale)``:
+
+1. **plan**: every (variant, seed) becomes a run identified by what it trains (method, config,
+   overrides, epochs, dataset, seed); variants declared identically in several findings share one
+   run and the union of their evaluations;
+2. **pretrain** each missing run with ``selfsup pretrain`` in a subprocess
+   (``selfsup.eval.compare.pretrain_in_subprocess``, as ``selfsup compare``): a crash is recorded
+   for that run and the others go on; a finished run (``encoder.safetensors`` present) is reused,
+   a half-finished one is started again, so an interrupted command loses at most the run in flight;
+3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory);
+4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
+   self-contained page ``OUT/findings.html`` (``selfsup.viz.findings_page``), after every run,
+   so the page shows what is done so far.
+
+Runs live in ``OUT/runs/<method>-<key>-s<seed>/`` with ``spec.json`` saying which findings and
+variants they serve. Every run overrides the config's time budget and step cap with the
+finding's epochs x ``--budget``, so runs are equal-epoch by construction and machine-independent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from selfsup.eval.findings.scoring import EvalSettings, RunEvaluator
+from selfsup.eval.findings.spec import Finding, Variant
+from selfsup.eval.findings.verdict import judge, summarize
+
+QUICK_DATA = "digits"  # 1,433 real train images, ships with scikit-learn: the pipeline in minutes
+QUICK_EPOCHS = 1.0
+QUICK_IMAGE_SIZE = 28  # the Fashion-MNIST configs' size, so every shipped config runs on digits
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a findings run is.
+
+    seeds:    one run per seed per variant (3 for error bars; ``--quick``: 1).
+    budget:   multiplier of every finding's declared epochs (``--budget 0.5`` halves every run).
+    quick:    digits instead of each finding's data, one epoch per run, tiny fine-tunes: tests the
+              pipeline end to end in minutes; its verdicts are inconclusive by construction (1 seed).
+    eval:     evaluation settings (eval subsets, fine-tune step cap, label fractions).
+    """
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budget: float = 1.0
+    quick: bool = False
+    eval: EvalSettings = field(default_factory=lambda: EvalSettings(max_train=20000))
+
+    def __post_init__(self) -> None:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"--seeds must be a positive count (distinct seeds), got {self.seeds}")
+        if not self.budget > 0:
+            raise ValueError(
+                f"--budget must be a positive multiplier of the declared epochs, got {self.budget}"
+            )
+
+    @classmethod
+    def make(cls, seeds: int | None, budget: float | None, quick: bool) -> Scale:
+        """``--seeds N --budget X [--quick]`` (quick: 1 seed, small evaluations, unless given)."""
+        if seeds is not None and seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        n = seeds if seeds is not None else (1 if quick else 3)
+        settings = (
+            EvalSettings(finetune_steps=5, label_fractions=(0.1, 1.0))
+            if quick
+            else EvalSettings(max_train=20000)
+        )
+        return cls(tuple(range(n)), 1.0 if budget is None else budget, quick, settings)
+
+    def data(self, finding: Finding) -> str:
+        return QUICK_DATA if self.quick else finding.data
+
+    def epochs(self, finding: Finding) -> float:
+        return QUICK_EPOCHS * self.budget if self.quick else finding.epochs * self.budget
+
+
+@dataclass
+class PlannedRun:
+    method: str
+    config: Path
+    overrides: list[str]
+    run_dir: Path
+    seed: int
+    data: str
+    evals: list[str] = field(default_factory=list)
+    serves: list[tuple[str, str]] = field(default_factory=list)  # (finding, variant)
+    status: str = "pending"
+
+
+def _config_path(variant: Variant, configs_dir: Path, out: Path) -> Path:
+    path = configs_dir / f"{variant.config}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"finding config {path} is missing; pass --configs-dir (the repository's configs/)"
+        )
+    if variant.backbone_from is None:
+        return path
+    donor = configs_dir / f"{variant.backbone_from}.yaml"
+    tree, other = yaml.safe_load(path.read_text()), yaml.safe_load(donor.read_text())
+    tree["backbone"], tree["backbone_kwargs"] = other["backbone"], other.get("backbone_kwargs", {})
+    composed = out / "configs" / f"{variant.config}+{variant.backbone_from}-backbone.yaml"
+    composed.parent.mkdir(parents=True, exist_ok=True)
+    composed.write_text(
+        f"# {path.name} with the backbone of {donor.name} (selfsup findings)\n" + yaml.safe_dump(tree)
+    )
+    return composed
+
+
+def _overrides(finding: Finding, variant: Variant, scale: Scale, seed: int, config: Path) -> list[str]:
+    base = [
+        f"data.name={scale.data(finding)}",
+        "train.time_budget_minutes=null",  # equal epochs, not equal wall-clock
+        "train.max_steps=null",
+        f"train.epochs={scale.epochs(finding):g}",
+        f"train.seed={seed}",
+    ]
+    rest = [*finding.overrides, *variant.overrides]
+    if scale.quick:
+        rest = [o for o in rest if not o.startswith(("data.image_size=", "data.max_train_items="))]
+        has_size = ((yaml.safe_load(config.read_text()) or {}).get("data") or {}).get("image_size")
+        base += [] if has_size else [f"data.image_size={QUICK_IMAGE_SIZE}"]
+    return base + rest
+
+
+def plan_runs(
+    findings: Sequence[Finding], scale: Scale, out: Path, configs_dir: Path
+) -> dict[str, PlannedRun]:
+    """Unique runs keyed by what they train, in the order the findings first need them."""
+    runs: dict[str, PlannedRun] = {}
+    for f in findings:
+        for v in f.variants:
+            config = _config_path(v, configs_dir, out)
+            for seed in scale.seeds:
+                overrides = _overrides(f, v, scale, seed, config)
+                ident = json.dumps([v.method, config.name, sorted(overrides)])
+                key = f"{v.method}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}-s{seed}"
+                run = runs.setdefault(
+                    key, PlannedRun(v.method, config, overrides, out / "runs" / key, seed, scale.data(f))
+                )
+                run.evals += [e for e in v.evals if e not in run.evals]
+                run.serves.append((f.name, v.name))
+    return runs
+
+
+def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None]) -> None:
+    from selfsup.eval.compare import pretrain_in_subprocess
+
+    if not retrain and (run.run_dir / "encoder.safetensors").is_file():
+        log(f"{label}: reusing {run.run_dir}")
+        run.status = "ok"
+        return
+    if run.run_dir.exists():
+        shutil.rmtree(run.run_dir)  # a half-finished run from an interrupted command
+    log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
+    started = time.perf_counter()
+    log_path = run.run_dir.parent / f"{run.run_dir.name}.log"
+    ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path)
+    run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
+    log(f"{label}: {'done' if ok else 'FAILED'} in {(time.perf_counter() - started) / 60:.1f} min")
+
+
+def run_findings(
+    findings: Sequence[Finding],
+    out: str | Path,
+    scale: Scale,
+    configs_dir: str | Path = "configs",
+    retrain: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Pretrain/reuse, evaluate and judge ``findings``; returns (and writes) the findings.json dict."""
+    from selfsup.viz.findings_page import write_findings_page
+
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    runs = plan_runs(findings, scale, out, Path(configs_dir))  # fails on a missing config before training
+    log(f"findings: {len(findings)} findings, {len(runs)} runs ({len(scale.seeds)} seed(s)) under {out}")
+    evaluator = RunEvaluator(scale.eval, log)
+    scores: dict[str, dict[int, dict]] = {}  # run key -> metrics
+    started = time.perf_counter()
+    for i, (key, run) in enumerate(runs.items(), 1):
+        label = f"[{i}/{len(runs)}] {', '.join(sorted({v for _, v in run.serves}))} (seed {run.seed})"
+        _pretrain(run, label, retrain, log)
+        if run.status == "ok":
+            (run.run_dir / "spec.json").write_text(json.dumps(_spec(run), indent=1))
+            t0 = time.perf_counter()
+            try:
+                scores[key] = evaluator.evaluate(run.run_dir, tuple(run.evals), run.seed, run.data)
+            except (RuntimeError, ValueError) as err:  # one broken run must not lose the others
+                run.status = f"evaluation failed: {err}"
+            log(f"{label}: evaluated ({', '.join(run.evals)}) in {time.perf_counter() - t0:.0f} s")
+        result = assemble(findings, runs, scores, scale, time.perf_counter() - started)
+        write_outputs(result, out, write_findings_page)
+    result = assemble(findings, runs, scores, scale, time.perf_counter() - started)
+    write_outputs(result, out, write_findings_page)
+    return result
+
+
+def _spec(run: PlannedRun) -> dict:
+    return {"method": run.method, "config": str(run.config), "overrides": run.overrides, "serves": run.serves}
+
+
+def assemble(
+    findings: Sequence[Finding], runs: dict[str, PlannedRun], scores: dict, scale: Scale, seconds: float
+) -> dict:
+    """The findings.json document: per finding its variants' per-seed metrics, stats and verdicts."""
+    by_variant: dict[tuple[str, str], dict[int, tuple[str, PlannedRun]]] = {}
+    for key, run in runs.items():
+        for f_name, v_name in run.serves:
+            by_variant.setdefault((f_name, v_name), {})[run.seed] = (key, run)
+    doc_findings = []
+    for f in findings:
+        per_variant: dict[str, dict[int, dict]] = {}
+        variants = []
+        for v in f.variants:
+            seeds = by_variant.get((f.name, v.name), {})
+            per_variant[v.name] = {s: scores[k] for s, (k, _) in seeds.items() if k in scores}
+            names = sorted({m for vals in per_variant[v.name].values() for m in vals})
+            metrics = {}
+            for m in names:
+                values = [per_variant[v.name].get(s, {}).get(m) for s in scale.seeds]
+                stat = summarize(values)
+                metrics[m] = {"values": values, **({} if stat is None else asdict(stat))}
+            runs_json = {str(s): {"dir": str(r.run_dir), "status": r.status} for s, (_, r) in seeds.items()}
+            variants.append({**asdict(v), "runs": runs_json, "metrics": metrics})
+        judged = judge(f, per_variant, scale.seeds)
+        doc_findings.append(
+            {
+                "name": f.name,
+                "title": f.title,
+                "paper": f.paper,
+                "claim": f.claim,
+                "experiment": f.experiment,
+                "data": scale.data(f),
+                "epochs": scale.epochs(f) if f.available else None,
+                "available": f.available,
+                "reason": f.reason,
+                **judged,
+                "variants": variants,
+                "plots": [asdict(p) for p in f.plots],
+            }
+        )
+    return {
+        "scale": {
+            "quick": scale.quick,
+            "seeds": list(scale.seeds),
+            "budget": scale.budget,
+            "eval": asdict(scale.eval),
+        },
+        "seconds": round(seconds, 1),
+        "splits": "verdicts and plots use the test split (scored once per run, classifiers fit on train); "
+        "every choice inside an evaluation (probe weight decay) is made on the validation split carved "
+        "from train (10 %, stratified, seed 0), whose numbers are shown as *_val",
+        "findings": doc_findings,
+    }
+
+
+def write_outputs(result: dict, out: Path, write_page: Callable[[dict, Path], Path]) -> None:
+    """``OUT/findings.json`` and ``OUT/findings.html``, each replaced atomically."""
+    tmp = out / "findings.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(out / "findings.json")
+    write_page(result, out / "findings.html")
