@@ -103,7 +103,8 @@ def create_dataset(
     root:       data directory; Fashion-MNIST defaults to /usr/share/datasets/fashion-mnist,
                 stamps to /usr/share/tuxpaint/stamps, "folder" requires it, "digits" takes none (it ships with scikit-learn).
     image_size: square side. None keeps 28 (Fashion-MNIST) / 8 (digits) / 64 (stamps, folder).
-    strict:     folder only: raise on an unreadable image instead of skipping it.
+    strict:     folder and shards: raise on an unreadable image (or a truncated shard, a link in a
+                tar) instead of skipping it.
     kw:         extra keyword arguments of the dataset class (e.g. ``grayscale=True`` for folders,
                 ``background="random"`` for stamps).
     """
@@ -126,10 +127,10 @@ def create_dataset(
 
         if root is None:
             raise ValueError("dataset 'shards' needs root=DIR (data.root=DIR): the folder of .tar shards")
-        _check_kwargs(key, kw, ShardedImageDataset, {"root", "image_size"})
+        _check_kwargs(key, kw, ShardedImageDataset, {"root", "image_size", "strict"})
         folder = Path(root).expanduser()
         folder = folder / split if (folder / split).is_dir() else folder
-        return ShardedImageDataset(folder, image_size=image_size or _FOLDER_DEFAULT_SIZE, **kw)
+        return ShardedImageDataset(folder, image_size=image_size or _FOLDER_DEFAULT_SIZE, strict=strict, **kw)
     if key == "video_pairs":
         # Unlabelled (reference, target) frame pairs of the real sample videos, for video colorization;
         # the same clips serve every split.

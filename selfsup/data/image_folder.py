@@ -5,10 +5,14 @@ class and labels are the sorted sub-folder names (the torchvision ``ImageFolder`
 otherwise every image under ``root`` is an unlabeled sample (label -1).
 
 Each item is decoded, EXIF-rotated, alpha-composited over a flat background, converted to
-RGB (or L with ``grayscale=True``), its shorter side resized to ``image_size`` and centre
+RGB (or L with ``grayscale=True``; 16-bit images scaled by their bit depth, ``selfsup.data.pixels``), its shorter side resized to ``image_size`` and centre
 cropped, so items of any size stack into batches. Augmentation happens later, batched on
 the training device (DESIGN.md section 3). Default ``image_size`` 64: enough for the small
 CPU backbones, ~4x less decode/transfer than 128.
+
+Links: each real file is one item, in the class folder where it physically lives (a link from
+one class folder into another would otherwise label one image twice); duplicates are reported in
+one warning.
 
 Unreadable files never stop an epoch. At construction every file is checked with PIL's
 ``verify()`` (reads headers and, for PNG, chunk checksums, without decoding); bad files are
@@ -30,6 +34,8 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from selfsup.data.pixels import to_8bit
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _SHOW_FIRST = 5  # how many bad paths a warning names
@@ -85,16 +91,75 @@ def _images_under(directory: str) -> list[str]:
     return sorted(found)
 
 
+def _real_paths(paths: list[str]) -> list[tuple[str, str]]:
+    """``(real path of the file, real path of the folder holding its entry)`` for each path,
+    resolving each folder once (one ``lstat`` per file)."""
+    folders: dict[str, str] = {}
+    out = []
+    for p in paths:
+        head, name = os.path.split(p)
+        if head not in folders:
+            folders[head] = os.path.realpath(head)
+        real = os.path.realpath(p) if os.path.islink(p) else os.path.join(folders[head], name)
+        out.append((real, folders[head]))
+    return out
+
+
+def _each_file_once(root: Path, per_class: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each real file once, in the class folder where it physically lives.
+
+    A link from one class folder into another (a file link, or a folder link such as
+    ``cats/more -> ../dogs``) would otherwise give the same image two labels and count it twice.
+    Users link to share files, not to relabel them, so the file keeps the label of the folder that
+    holds it; a file that lives outside every class folder (a dataset that links its parts in) keeps
+    the class whose folder holds the link itself, else the first class (sorted) that reaches it.
+    Dropped duplicates are reported in ONE warning.
+    """
+    homes = {d: os.path.realpath(root / d).rstrip(os.sep) + os.sep for d in per_class}
+
+    def home_of(real: str) -> str | None:
+        return next((d for d, h in homes.items() if (real + os.sep).startswith(h)), None)
+
+    where: dict[str, list[tuple[str, str, str]]] = {}  # real path -> [(class, path as found, entry dir)]
+    for d, paths in per_class.items():
+        for path, (real, folder) in zip(paths, _real_paths(paths), strict=True):
+            where.setdefault(real, []).append((d, path, folder))
+    kept: dict[str, list[str]] = {d: [] for d in per_class}
+    dropped: list[tuple[str, str]] = []  # (path as found, the path kept instead)
+    for real, found in where.items():
+        classes = [d for d, _, _ in found]
+        home = home_of(real)
+        if home not in classes:
+            home = next((home_of(f) for _, _, f in found if home_of(f) in classes), classes[0])
+        candidates = [(p, f) for d, p, f in found if d == home]
+        # the file's own entry rather than a link to it, when both are in the class
+        keep = next(
+            (p for p, f in candidates if os.path.join(f, os.path.basename(p)) == real), candidates[0][0]
+        )
+        kept[home].append(keep)
+        dropped += [(p, keep) for _, p, _ in found if p != keep]
+    if dropped:
+        path, keep = dropped[0]
+        warnings.warn(
+            f"image folder {root}: {len(dropped)} image(s) reached through links are the same file as "
+            f"another image (e.g. {os.path.relpath(path, root)} is {os.path.relpath(keep, root)}); each "
+            "file is counted once, in the class folder where it lives",
+            stacklevel=4,
+        )
+    return {d: sorted(paths) for d, paths in kept.items()}
+
+
 def _scan(
     root: Path, labeled: bool | None, classes: Sequence[str] | None
 ) -> tuple[list[tuple[str, int]], list[str]]:
     subdirs = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
     per_class = {d: _images_under(str(root / d)) for d in subdirs}
-    class_dirs = [d for d in subdirs if per_class[d]]
     if labeled is None:
-        labeled = bool(class_dirs)
+        labeled = any(per_class.values())
     if not labeled:
-        return [(p, -1) for p in _images_under(str(root))], []
+        return [(p, -1) for p in _each_file_once(root, {"": _images_under(str(root))})[""]], []
+    per_class = _each_file_once(root, per_class)
+    class_dirs = [d for d in subdirs if per_class[d]]
     if not class_dirs:
         raise ValueError(
             f"image folder {root}: labeled=True but no sub-folder contains images; "
@@ -249,7 +314,7 @@ class ImageFolderDataset(Dataset):
             # shorter side still reaches `side`. Several times faster on large photos.
             im.draft("L" if self.grayscale else "RGB", (side, side))
             im = ImageOps.exif_transpose(im)
-            im = self._to_mode(im)
+            im = to_8bit(im, self.grayscale, self.background)
             w, h = im.size
             crop = min(w, h)
             left, top = (w - crop) / 2, (h - crop) / 2
@@ -257,20 +322,6 @@ class ImageFolderDataset(Dataset):
             array = np.array(im, dtype=np.uint8)
         tensor = torch.from_numpy(array)
         return tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()
-
-    def _to_mode(self, im: Image.Image) -> Image.Image:
-        if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-            # 16-bit scans: PIL's convert("L") would clip at 255, so rescale the full range instead.
-            values = np.asarray(im, dtype=np.float64)
-            scale = 255.0 / 65535.0 if values.max() > 255 else 1.0
-            im = Image.fromarray(np.clip(values * scale, 0, 255).round().astype(np.uint8), "L")
-        has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
-        if has_alpha:
-            im = im.convert("RGBA")
-            canvas = Image.new("RGBA", im.size, (self.background,) * 3 + (255,))
-            im = Image.alpha_composite(canvas, im)
-        target = "L" if self.grayscale else "RGB"
-        return im if im.mode == target else im.convert(target)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int, int]:
         n = len(self.samples)

@@ -4,6 +4,7 @@ import os
 import re
 import warnings
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -85,3 +86,45 @@ def test_a_symlink_loop_in_an_image_folder_counts_each_image_once(tmp_path):
         ds = ImageFolderDataset(root, image_size=8)
     assert len(ds) == 8
     assert any("symlink loop" in str(w.message) for w in caught)
+
+
+def _png16(path, values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(values, dtype=np.uint16).repeat(4, 0).repeat(4, 1)).save(path)
+    return path
+
+
+def test_a_16_bit_png_is_scaled_by_its_bit_depth_not_by_its_own_maximum(tmp_path):
+    _png16(tmp_path / "dark.png", [[0, 200], [255, 65535 // 257 * 257]])  # every value but one <= 255
+    _png16(tmp_path / "darker.png", [[0, 200], [255, 255]])  # all <= 255: today left as if 8-bit
+    ds = ImageFolderDataset(tmp_path, image_size=8, grayscale=True)
+    for path, image in zip(("dark.png", "darker.png"), (ds[0][0][0], ds[1][0][0]), strict=True):
+        corners = [int(image[0, 0]), int(image[0, 7]), int(image[7, 0])]
+        assert corners == [0, 1, 1], path  # x * 255 / 65535, whatever else the image holds
+    assert int(ds[0][0][0, 7, 7]) == 255
+
+
+def test_a_link_from_one_class_folder_into_another_counts_each_file_once_where_it_lives(tmp_path):
+    root = tmp_path / "photos"
+    for i in range(3):
+        _png(root / "cats" / f"c{i}.png")
+        _png(root / "dogs" / f"d{i}.png", (10, 10, 200))
+    os.symlink("../dogs/d0.png", root / "cats" / "also_a_dog.png")  # a file link
+    os.symlink("../dogs", root / "cats" / "more")  # a folder link: all three dogs again
+    outside = _png(tmp_path / "elsewhere" / "e.png")
+    os.symlink(outside, root / "dogs" / "linked_in.png")  # lives outside every class: stays a dog
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = ImageFolderDataset(root, image_size=8)
+    by_class = {
+        c: sorted(os.path.basename(p) for p, y in ds.samples if ds.classes[y] == c) for c in ds.classes
+    }
+    assert by_class == {  # before: 12 items, 5 dogs also labelled cat
+        "cats": ["c0.png", "c1.png", "c2.png"],
+        "dogs": ["d0.png", "d1.png", "d2.png", "linked_in.png"],
+    }
+    (message,) = [str(w.message) for w in caught if "same file" in str(w.message)]
+    assert f"image folder {root}: 5 image(s) reached through links are the same file" in message
+    assert "counted once, in the class folder where it lives" in message and "\n" not in message
+    unlabeled = ImageFolderDataset(root, image_size=8, labeled=False)
+    assert len(unlabeled) == 7  # each real file once without labels too

@@ -55,7 +55,7 @@ def test_errors_name_the_shard_and_the_fix(tmp_path: Path) -> None:
         info = tarfile.TarInfo("000000001.png")
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
-    ds = ShardedImageDataset(tmp_path, image_size=8)
+    ds = ShardedImageDataset(tmp_path, image_size=8, strict=True)
     assert ds.index[0][3] == -1  # no .cls member: unlabeled
     with pytest.raises(ValueError, match="shard-000000.tar item 0"):
         ds[0]
