@@ -39,6 +39,7 @@ def to_8bit(im: Image.Image, grayscale: bool, background: int = 255) -> Image.Im
     float images: ``x * 255`` clipped to 0..255; transparent pixels composited over a flat
     ``background`` grey (0..255), so a cut-out's empty area does not become black.
     """
+    im.load()  # the pixels outlive the file: callers may close it before they resize
     depth = bit_depth(im)
     if depth is not None or im.mode == "F":
         values = np.asarray(im, dtype=np.float64)

@@ -128,3 +128,11 @@ def test_a_link_from_one_class_folder_into_another_counts_each_file_once_where_i
     assert "counted once, in the class folder where it lives" in message and "\n" not in message
     unlabeled = ImageFolderDataset(root, image_size=8, labeled=False)
     assert len(unlabeled) == 7  # each real file once without labels too
+
+
+def test_a_16_bit_png_in_a_caption_dataset_is_scaled_by_its_bit_depth(tmp_path):
+    _png16(tmp_path / "scan.png", [[0, 200], [255, 255]])
+    table = tmp_path / "captions.csv"
+    table.write_text("image,caption\nscan.png,a dark scan\n")
+    image = caption_file_dataset(table, image_size=8).images_at([0])[0]
+    assert image.shape == (3, 8, 8) and int(image.max()) == 1  # before: 255 (clipped as if 8-bit)
