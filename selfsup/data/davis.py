@@ -42,8 +42,15 @@ def davis_palette() -> list[int]:
     return palette
 
 
-def read_mask(path: str | Path) -> np.ndarray:
-    """A mask PNG as uint8 ``[H, W]`` object ids (palette indices; 'L' images are taken as ids too)."""
+def read_mask(
+    path: str | Path, expected: tuple[int, int] | None = None, frame: str | Path | None = None
+) -> np.ndarray:
+    """A mask PNG as uint8 ``[H, W]`` object ids (palette indices; 'L' images are taken as ids too).
+
+    expected: ``(H, W)`` the mask must have, the size of its frame (named by ``frame`` in the error).
+    A mask of another size would be compared with frames and predictions it does not cover, so it is
+    refused in one line naming the file, its size and the expected size.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mask {path} does not exist")
@@ -52,6 +59,13 @@ def read_mask(path: str | Path) -> np.ndarray:
             raise ValueError(
                 f"mask {path} has mode {im.mode}; DAVIS masks are indexed-palette ('P') PNGs whose "
                 "pixel values are object ids (write them with selfsup.data.davis.write_mask)"
+            )
+        if expected is not None and (im.height, im.width) != tuple(expected):
+            h, w = expected
+            of = f"its frame {frame}" if frame is not None else "the frames"
+            raise ValueError(
+                f"mask {path} is {im.width}x{im.height} pixels but {of} is {w}x{h}; a DAVIS mask has the "
+                f"size of its frame: re-save it at {w}x{h}"
             )
         return np.array(im, dtype=np.uint8)
 
@@ -83,8 +97,15 @@ class DavisSequence:
         with Image.open(self.frames[i]) as im:
             return np.array(im.convert("RGB"))
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(H, W)`` of the first frame, from its header (DAVIS frames of a sequence share one size)."""
+        with Image.open(self.frames[0]) as im:
+            return im.height, im.width
+
     def read_annotation(self, i: int) -> np.ndarray:
-        return read_mask(self.annotations[i])
+        """Annotation ``i`` as uint8 ``[H, W]`` ids; one-line error unless it has the frames' size."""
+        return read_mask(self.annotations[i], self.frame_size, self.frames[0])
 
     @property
     def num_objects(self) -> int:

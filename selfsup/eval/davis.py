@@ -117,7 +117,8 @@ def evaluate_sequence(davis_root: str | Path, predictions: str | Path, name: str
     if len(seq.annotations) < 3:
         raise ValueError(f"sequence {name!r}: needs >= 3 frames (first and last are not scored)")
     scored = seq.annotations[1:-1]
-    gt = np.stack([read_mask(p) for p in scored])
+    size = seq.frame_size  # a mask of another size is one line naming it
+    gt = np.stack([read_mask(p, size, seq.frames[0]) for p in scored])
     stems = [p.stem for p in scored]
     pred_dir = Path(predictions) / name
     pred = _read_predictions(pred_dir, stems, gt.shape[1:])

@@ -207,3 +207,22 @@ def test_an_object_missing_from_every_prediction_scores_as_an_empty_mask(tmp_pat
     official = {"J&F-Mean": 0.47894934397926203, "J-Mean": 0.4594529169692569, "F-Mean": 0.4984457709892672}
     row = global_results(evaluate_davis(tmp_path / "davis", tmp_path / "pred"))
     assert {k: row[k] for k in official} == pytest.approx(official, abs=1e-12)
+
+
+def test_a_mask_of_the_wrong_size_is_one_line_naming_the_file_and_both_sizes(tmp_path: Path) -> None:
+    _write_void_case(tmp_path / "davis", tmp_path / "pred")  # frames and masks 32x24
+    ann = tmp_path / "davis" / "Annotations" / "480p" / "seqb"
+    write_mask(ann / "00002.png", np.zeros((24, 30), np.uint8))  # a scored frame's ground truth
+    with pytest.raises(ValueError) as info:
+        evaluate_davis(tmp_path / "davis", tmp_path / "pred")
+    message = str(info.value)  # before: numpy's "all input arrays must have the same shape"
+    assert "\n" not in message
+    assert message.startswith(f"mask {ann / '00002.png'} is 30x24 pixels but its frame ")
+    assert "00000.jpg is 32x24; a DAVIS mask has the size of its frame: re-save it at 32x24" in message
+    write_mask(ann / "00002.png", _void_case()["seqb"][0][2])
+    write_mask(
+        ann / "00000.png", np.zeros((12, 16), np.uint8)
+    )  # the given first frame, read by segment-video
+    seq = load_sequence(tmp_path / "davis", "seqb")
+    with pytest.raises(ValueError, match=r"mask .*seqb/00000\.png is 16x12 pixels but its frame .* is 32x24"):
+        seq.read_annotation(0)  # before: returned, to fail later far from the file
