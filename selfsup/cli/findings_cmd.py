@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "findings",
         help="reproduce the seminal claims of self-supervised learning, with error bars",
         description="Pretrain the pre-declared variants of each finding (Fashion-MNIST and the stamps; "
-        "--quick: digits, one epoch, one seed), evaluate them with the validation/test protocol, and write "
+        "--quick: digits, half an epoch, one seed), evaluate them with the validation/test protocol, and write "
         "DIR/findings.html and DIR/findings.json with a verdict per finding: reproduced, not reproduced at "
         "this scale, or inconclusive (the spreads over seeds overlap). Finished runs are reused.",
     )
@@ -27,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="findings", help="output folder (default ./findings)")
     p.add_argument("--seeds", type=int, help="seeds per variant (default 3; --quick: 1)")
     p.add_argument("--budget", type=float, help="multiplier of every run's declared epochs (default 1.0)")
-    p.add_argument("--quick", action="store_true", help="pipeline check: digits, 1 epoch per run, 1 seed")
+    p.add_argument(
+        "--quick", action="store_true", help="pipeline check: digits, half an epoch per run, 1 seed"
+    )
     p.add_argument(
         "--configs-dir", default="configs", help="folder with the shipped configs/<method>_<data>.yaml"
     )

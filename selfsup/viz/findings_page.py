@@ -216,7 +216,7 @@ def render_findings_page(result: dict[str, Any]) -> str:
     """The HTML page (a string) of a findings.json document."""
     scale = result["scale"]
     mode = (
-        "quick (pipeline check: digits, 1 epoch per run)"
+        "quick (pipeline check: digits, half an epoch per run)"
         if scale["quick"]
         else f"budget x{scale['budget']:g}"
     )

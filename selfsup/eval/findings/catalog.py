@@ -5,7 +5,7 @@ the evaluations and the comparisons its verdict is computed from (``selfsup.eval
 Sizes are chosen for a CPU: Fashion-MNIST (60k 28 px grayscale) with the reduced-width ResNet and
 the small ViTs of the shipped configs, and the stamps (~800 colour photos, 17 categories) where
 colour matters. ``epochs`` is the length of every run of a finding at ``--budget 1``; ``--quick``
-replaces the data by sklearn's digits and trains one epoch of it, which tests the pipeline, not
+replaces the data by sklearn's digits and trains half an epoch of it, which tests the pipeline, not
 the claims. Every verdict reads test numbers of the variants fixed here (no choice on test); the
 validation columns are shown beside them.
 

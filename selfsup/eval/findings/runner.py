@@ -9,10 +9,11 @@
    (``selfsup.eval.compare.pretrain_in_subprocess``, as ``selfsup compare``): a crash is recorded
    for that run and the others go on; a finished run (``encoder.safetensors`` present) is reused,
    a half-finished one is started again, so an interrupted command loses at most the run in flight;
-3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory);
+3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory) once all are
+   trained (so the pretraining processes are forked from a small parent: see ``run_findings``);
 4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
-   self-contained page ``OUT/findings.html`` (``selfsup.viz.findings_page``), after every run,
-   so the page shows what is done so far.
+   self-contained page ``OUT/findings.html`` (``selfsup.viz.findings_page``) after every
+   evaluation, so the page shows what is done so far.
 
 Runs live in ``OUT/runs/<method>-<key>-s<seed>/`` with ``spec.json`` saying which findings and
 variants they serve. Every run overrides the config's time budget and step cap with the
@@ -36,7 +37,7 @@ from selfsup.eval.findings.spec import Finding, Variant
 from selfsup.eval.findings.verdict import judge, summarize
 
 QUICK_DATA = "digits"  # 1,433 real train images, ships with scikit-learn: the pipeline in minutes
-QUICK_EPOCHS = 1.0
+QUICK_EPOCHS = 0.5  # at least one step per run (digits: 1,433 images, batch <= 1,024)
 QUICK_IMAGE_SIZE = 28  # the Fashion-MNIST configs' size, so every shipped config runs on digits
 
 
@@ -46,7 +47,7 @@ class Scale:
 
     seeds:    one run per seed per variant (3 for error bars; ``--quick``: 1).
     budget:   multiplier of every finding's declared epochs (``--budget 0.5`` halves every run).
-    quick:    digits instead of each finding's data, one epoch per run, tiny fine-tunes: tests the
+    quick:    digits instead of each finding's data, half an epoch per run, tiny fine-tunes: tests the
               pipeline end to end in minutes; its verdicts are inconclusive by construction (1 seed).
     eval:     evaluation settings (eval subsets, fine-tune step cap, label fractions).
     """
@@ -70,11 +71,7 @@ class Scale:
         if seeds is not None and seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
         n = seeds if seeds is not None else (1 if quick else 3)
-        settings = (
-            EvalSettings(finetune_steps=5, label_fractions=(0.1, 1.0))
-            if quick
-            else EvalSettings(max_train=20000)
-        )
+        settings = EvalSettings(finetune_steps=20) if quick else EvalSettings(max_train=20000)
         return cls(tuple(range(n)), 1.0 if budget is None else budget, quick, settings)
 
     def data(self, finding: Finding) -> str:
@@ -187,19 +184,27 @@ def run_findings(
     evaluator = RunEvaluator(scale.eval, log)
     scores: dict[str, dict[int, dict]] = {}  # run key -> metrics
     started = time.perf_counter()
-    for i, (key, run) in enumerate(runs.items(), 1):
-        label = f"[{i}/{len(runs)}] {', '.join(sorted({v for _, v in run.serves}))} (seed {run.seed})"
-        _pretrain(run, label, retrain, log)
-        if run.status == "ok":
-            (run.run_dir / "spec.json").write_text(json.dumps(_spec(run), indent=1))
-            t0 = time.perf_counter()
-            try:
-                scores[key] = evaluator.evaluate(run.run_dir, tuple(run.evals), run.seed, run.data)
-            except (RuntimeError, ValueError) as err:  # one broken run must not lose the others
-                run.status = f"evaluation failed: {err}"
-            log(f"{label}: evaluated ({', '.join(run.evals)}) in {time.perf_counter() - t0:.0f} s")
-        result = assemble(findings, runs, scores, scale, time.perf_counter() - started)
-        write_outputs(result, out, write_findings_page)
+    labels = {
+        key: f"[{i}/{len(runs)}] {', '.join(sorted({v for _, v in run.serves}))} (seed {run.seed})"
+        for i, (key, run) in enumerate(runs.items(), 1)
+    }
+    # All pretraining first, while this process is small: on Linux a child's ru_maxrss starts from
+    # the parent's RSS at fork, so a parent grown by evaluation data would mask the runs' CPU peak memory.
+    for key, run in runs.items():
+        _pretrain(run, labels[key], retrain, log)
+    for key, run in runs.items():
+        if run.status != "ok":
+            continue
+        (run.run_dir / "spec.json").write_text(json.dumps(_spec(run), indent=1))
+        t0 = time.perf_counter()
+        try:
+            scores[key] = evaluator.evaluate(run.run_dir, tuple(run.evals), run.seed, run.data)
+        except (RuntimeError, ValueError, OSError) as err:  # one broken run must not lose the others
+            run.status = f"evaluation failed: {err}"
+        log(f"{labels[key]}: evaluated ({', '.join(run.evals)}) in {time.perf_counter() - t0:.0f} s")
+        write_outputs(
+            assemble(findings, runs, scores, scale, time.perf_counter() - started), out, write_findings_page
+        )
     result = assemble(findings, runs, scores, scale, time.perf_counter() - started)
     write_outputs(result, out, write_findings_page)
     return result

@@ -65,7 +65,7 @@ def test_every_planned_run_loads_strictly_and_shared_variants_train_once(tmp_pat
         assert cfg.train.time_budget_minutes is None and cfg.train.max_steps is None
         assert cfg.data.name == (QUICK_DATA if quick else run.data)
         if quick:
-            assert cfg.train.epochs == 0.5 and (cfg.data.image_size or 0) >= 28
+            assert cfg.train.epochs == 0.25 and (cfg.data.image_size or 0) >= 28
     served = {v: run for run in runs.values() if run.seed == 0 for v in run.serves}
     # SimCLR at batch 256 serves findings 3, 4 and 7 with the union of their evaluations.
     simclr = served[("projection-head", "SimCLR b256")]
