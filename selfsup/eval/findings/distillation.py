@@ -30,7 +30,7 @@ DINO_5 = Finding(
     "copied every iteration / once per epoch; kNN test top-1 of the teacher and the collapse monitors "
     "(teacher entropy, batch-mean entropy; last logged step).",
     data="fashion_mnist",
-    epochs=3.0,
+    epochs=3.0,  # of 10k images (156 steps each at batch 64): three per-epoch teacher copies
     overrides=("data.max_train_items=10000",),
     variants=tuple(Variant(n, "dino", "dino_fashion_mnist", ov, ("frozen", "monitors")) for n, ov in DINO_VARIANTS.items()),
     claims=(

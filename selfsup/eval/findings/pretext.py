@@ -30,7 +30,7 @@ LABELS_7 = Finding(
     "on 1 / 10 / 100 % of the train labels vs the same network trained from scratch, with the "
     "pseudo-label baseline (Lee 2013; threshold 0.95); test top-1.",
     data="fashion_mnist",
-    epochs=2.0,
+    epochs=2.0,  # equal to finding 3, so its SimCLR batch-256 run is reused
     variants=tuple(Variant(n, m, c, (), ("frozen", "random_ref")) for n, (m, c) in PRETEXT.items())
     + (Variant(_S, "simclr", "simclr_fashion_mnist", (*SIMCLR_FM, "train.batch_size=256"), ("frozen", "label_efficiency")),),
     derived=(
