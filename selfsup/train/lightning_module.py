@@ -1,10 +1,10 @@
 """The thin adapter between a ``Method`` (a plain module) and ``lightning.Trainer``.
 
-It turns each uint8 batch into views on the device (``method.make_batch``) with a
-generator seeded by the micro-batch number, builds the ``Progress``, sets the
-scheduled learning rate, logs the step's metrics, stops on a non-finite loss and
-calls the method's hooks around the optimizer step. It knows nothing else about
-the method.
+Each phase of the step is the shared driver's (``selfsup.train.step.TrainStep``): the schedules at the
+start of each batch, views and loss in ``training_step``, the method's hooks around the optimizer step.
+Lightning runs backward, gradient accumulation and clipping and the optimizer between them. Besides,
+this module logs the step's metrics and holds the FSDP sharding and full-weight gathering. It knows
+nothing else about the method.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from selfsup.train.config import Derived, RunConfig
 from selfsup.train.device_options import compile_method
 from selfsup.train.fsdp import gather_into, is_sharded, shard_method
 from selfsup.train.optimizers import build_optimizer
-from selfsup.train.schedules import warmup_cosine, weight_decay_at
+from selfsup.train.sampler import step_loader
+from selfsup.train.step import NonFiniteLossError, TrainStep
 from selfsup.train.strategy import FSDP
 from selfsup.types import Progress
 
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
+__all__ = ["LitMethod", "NonFiniteLossError"]
 
 
 class LitMethod(L.LightningModule):
@@ -54,6 +53,7 @@ class LitMethod(L.LightningModule):
         # not enter checkpoints, the optimizer or device moves).
         self._plain: list[Method] = []
         self._configured = False
+        self.driver = TrainStep(method, cfg, derived)  # rank set when training starts
 
     # -- sharding, compilation and the full weights -------------------------------------------------
     def configure_model(self) -> None:
@@ -99,58 +99,28 @@ class LitMethod(L.LightningModule):
                 self._plain.append(self._build_plain())
         return self._plain[0]
 
-    # -- progress and randomness ------------------------------------------------------------
+    # -- progress and the step's phases ---------------------------------------------------------
     def progress(self) -> Progress:
-        return Progress(self.global_step, self.derived.total_steps, self.derived.steps_per_epoch)
+        return self.driver.progress(self.global_step)
 
-    def _generator(self) -> torch.Generator:
-        """A generator that depends only on (seed, micro-batch, rank): views are exact on resume."""
-        g = torch.Generator(device=self.device)
-        g.manual_seed(((self.cfg.train.seed * 1_000_003 + self._micro) * 4096 + self.global_rank) % 2**63)
-        return g
-
-    def lr_at(self, progress: Progress) -> float:
-        return warmup_cosine(progress, self.derived.peak_lr, self.cfg.optim.min_lr, self.derived.warmup_steps)
-
-    def weight_decay_at(self, progress: Progress) -> float:
-        return weight_decay_at(progress, self.cfg.optim.weight_decay, self.cfg.optim.final_weight_decay)
-
-    # -- Lightning hooks ----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         return build_optimizer(self.method, self.cfg.optim, self.derived.peak_lr)
 
     def on_train_start(self) -> None:
         self._micro = self.global_step * self.cfg.train.accumulate
+        self.driver.rank = self.global_rank
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        progress = self.progress()
-        lr = self.lr_at(progress)
-        scheduled_wd = self.cfg.optim.final_weight_decay is not None
-        wd_ratio = self.weight_decay_at(progress) / self.cfg.optim.weight_decay if scheduled_wd else 1.0
         for opt in self.trainer.optimizers:
-            for group in opt.param_groups:
-                group["lr"] = lr * group.get("lr_scale", 1.0)
-                if scheduled_wd:
-                    # Groups keep their own decay relative to optim.weight_decay (0 for biases and norms).
-                    base = group.setdefault("base_weight_decay", group["weight_decay"])
-                    group["weight_decay"] = base * wd_ratio
+            self.driver.set_schedules(opt, self.progress())
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        images, labels, indices = batch
         progress = self.progress()
-        with torch.no_grad():
-            views = self.method.make_batch(images, labels, indices, generator=self._generator())
+        out = self.driver.forward(batch, progress, self.driver.generator(self._micro, self.device))
         self._micro += 1
-        out = self.method.training_step(views, progress)
-        if not torch.isfinite(out.loss.detach()):
-            raise NonFiniteLossError(
-                f"the loss became {out.loss.item()} at step {progress.step} (epoch {progress.epoch}); "
-                "training stopped and the last good checkpoint is kept in the run's checkpoints/ folder. "
-                "Lower optim.lr, enable optim.grad_clip, or use train.precision=32-true."
-            )
-        metrics = {"loss": out.loss.detach(), "lr": self.lr_at(progress)}
+        metrics = {"loss": out.loss.detach(), "lr": self.driver.lr_at(progress)}
         if self.cfg.optim.final_weight_decay is not None:
-            metrics["weight_decay"] = self.weight_decay_at(progress)
+            metrics["weight_decay"] = self.driver.weight_decay_at(progress)
         for key, value in out.metrics.items():
             metrics[key] = value.detach().float() if torch.is_tensor(value) else float(value)
         every = self.cfg.train.quality_every
@@ -166,17 +136,13 @@ class LitMethod(L.LightningModule):
             # bounded by min(batch, width) here, so compare it across steps and runs of one batch size.
             for key, value in quality_signals(feats.detach().float()).items():
                 metrics[f"quality/{key}"] = value
-        self.log_dict(
-            {f"train/{k}": v for k, v in metrics.items()},
-            on_step=True,
-            prog_bar=False,
-            batch_size=images.shape[0],
-        )
-        self.log("loss", out.loss.detach(), prog_bar=True, logger=False, batch_size=images.shape[0])
+        size = batch[0].shape[0]
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, on_step=True, batch_size=size)
+        self.log("loss", out.loss.detach(), prog_bar=True, logger=False, batch_size=size)
         return out.loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        self.method.after_backward(self.progress())
+        self.driver.after_backward(self.progress())
         if self.cfg.train.log_every and self.global_step % self.cfg.train.log_every == 0:
             norms = [p.grad.detach().norm() for p in self.method.parameters() if p.grad is not None]
             if norms:
@@ -190,29 +156,15 @@ class LitMethod(L.LightningModule):
     ) -> None:
         progress = self.progress()
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
-        self.method.after_optimizer_step(progress)
+        self.driver.after_optimizer_step(progress)
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         """Built when training starts: rank, world size and the restored step are known by then."""
-        from selfsup.data import collate_batched
-        from selfsup.train.sampler import StepBatchSampler
-
-        sampler = StepBatchSampler(
-            self.derived.train_items,
-            self.cfg.train.batch_size,
-            self.derived.total_steps,
-            accumulate=self.cfg.train.accumulate,
+        return step_loader(
+            self.train_dataset,
+            self.cfg,
+            self.derived,
             world_size=self.trainer.world_size,
             rank=self.global_rank,
-            seed=self.cfg.train.seed,
             start_step=lambda: self.global_step,
-        )
-        workers = self.cfg.data.num_workers
-        return torch.utils.data.DataLoader(
-            self.train_dataset,
-            batch_sampler=sampler,
-            collate_fn=collate_batched,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
         )

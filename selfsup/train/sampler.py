@@ -12,8 +12,12 @@ The last partial batch of each epoch is dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from selfsup.train.config import Derived, RunConfig
 
 
 class StepBatchSampler:
@@ -74,3 +78,38 @@ class StepBatchSampler:
 
     def __len__(self) -> int:
         return max(0, self.total_steps - self.start_step()) * self.accumulate
+
+
+def step_loader(
+    dataset: Any,
+    cfg: RunConfig,
+    derived: Derived,
+    *,
+    world_size: int = 1,
+    rank: int = 0,
+    start_step: Callable[[], int] = lambda: 0,
+) -> torch.utils.data.DataLoader:
+    """The trainer's loader: uint8 ``(images, labels, indices)`` micro-batches in :class:`StepBatchSampler`
+    order, decoded by ``data.num_workers`` workers. The time-budget
+    calibration times batches of this same loader."""
+    from selfsup.data import collate_batched
+
+    sampler = StepBatchSampler(
+        derived.train_items,
+        cfg.train.batch_size,
+        derived.total_steps,
+        accumulate=cfg.train.accumulate,
+        world_size=world_size,
+        rank=rank,
+        seed=cfg.train.seed,
+        start_step=start_step,
+    )
+    workers = cfg.data.num_workers
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_batched,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available(),
+    )
