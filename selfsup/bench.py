@@ -1,8 +1,10 @@
 """``selfsup bench``: throughput, step time, peak memory and FLOP utilization of one method's step.
 
-The step timed is the trainer's: ``make_batch`` (views generated in batch on the device) ->
-``training_step`` -> backward -> optimizer step -> ``after_optimizer_step`` (EMA, queue, center),
-under the precision the trainer would use. FLOPs are counted once over a whole step with
+The step timed is the trainer's own, ``selfsup.train.step.TrainStep.run``: views generated in batch on
+the device from a real batch of the training data (images, labels or caption tokens, indices) ->
+``training_step`` -> backward -> ``after_backward`` -> clipping -> optimizer step ->
+``after_optimizer_step`` (EMA, queue, center, CLIP's scale clamp), ``train.accumulate`` micro-batches
+per step, under the precision the trainer would use. FLOPs are counted once over a whole step with
 ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions of every forward and
 backward in the step: student and teacher, queue logits, decoders), divided by the batch:
 **model FLOPs per source image**. Achieved FLOP/s over the device's peak is the MFU (model FLOP
@@ -16,12 +18,10 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-
-from selfsup.types import Progress
 
 # Dense peak TFLOP/s by (device-name fragment, precision) -- vendor data sheets (SXM parts).
 CUDA_PEAK_TFLOPS = {
@@ -124,12 +124,14 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     profile_rows > 0: afterwards profile 3 more steps with ``torch.profiler`` and print the operators
     that took the most device time (self time, so nested calls are not counted twice).
     """
-    from selfsup.data import create_dataset, dataset_to_tensors
+    from selfsup.data import collate_batched, create_dataset
     from selfsup.train.allocator import keep_freed_memory
+    from selfsup.train.config import derive
     from selfsup.train.device_options import apply_memory_format, compile_method
     from selfsup.train.optimizers import build_optimizer
     from selfsup.train.precision import resolve_precision
     from selfsup.train.pretrain import build_method
+    from selfsup.train.step import TrainStep
 
     keep_freed_memory()
     dev = torch.device(
@@ -137,40 +139,34 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     )
     dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
     size = cfg.data.image_size or dataset.image_size[0]
+    if (
+        getattr(cfg.method, "num_classes", 0) is None
+    ):  # a classifier head sized by the data, as train-supervised
+        cfg = replace(cfg, method=replace(cfg.method, num_classes=dataset.num_classes))
     b = cfg.train.batch_size
-    images, _ = dataset_to_tensors(dataset, max_items=b)
-    if images.shape[0] < b:
-        raise ValueError(
-            f"dataset {cfg.data.name!r} has {images.shape[0]} images, fewer than train.batch_size={b}"
-        )
-    images = images.to(dev)
+    derived = derive(cfg, len(dataset))  # refuses a dataset smaller than one step's batch
+    first = list(range(b))  # a real batch: images, labels (CLIP: caption tokens) and indices
+    raw = collate_batched(
+        dataset.__getitems__(first) if hasattr(dataset, "__getitems__") else [dataset[i] for i in first]
+    )
+    raw = tuple(t.to(dev) for t in raw)
     method = build_method(cfg, dataset.channels, size).to(dev)
     channels_last = apply_memory_format(method, cfg.train.channels_last, dev.type)
     precision = resolve_precision(cfg.train.precision, dev.type if dev.type == "cuda" else "cpu")
-    opt = build_optimizer(method, cfg.optim, cfg.optim.lr)
-    dtype = (
-        torch.bfloat16
-        if precision.startswith("bf16")
-        else torch.float16
-        if precision.startswith("16")
-        else None
-    )
-    generator = torch.Generator(device=dev).manual_seed(0)
-    progress = Progress(0, max(1, steps + warmup))
+    derived = replace(derived, total_steps=1 + warmup + steps, precision=precision)
+    opt = build_optimizer(method, cfg.optim, derived.peak_lr)
+    driver = TrainStep(method, cfg, derived)
+    done = 0
 
     def step() -> None:
-        batch = method.make_batch(images, generator=generator)
-        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = method.training_step(batch, progress).loss
-        loss.backward()
-        method.after_backward(progress)
-        opt.step()
-        method.after_optimizer_step(progress)
-        opt.zero_grad(set_to_none=True)
+        nonlocal done
+        driver.run(opt, [raw] * cfg.train.accumulate, min(done, derived.total_steps - 1))
+        done += 1
 
     with FlopCounterMode(display=False) as counter:
         step()
-    flops_per_image = counter.get_total_flops() / b
+    images = b * cfg.train.accumulate  # source images per optimizer step
+    flops_per_image = counter.get_total_flops() / images
     compiled = compile_method(method) if cfg.train.compile else 0  # after counting: FLOPs of eager ops
     for _ in range(warmup):
         step()
@@ -185,14 +181,14 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     step_s = (time.perf_counter() - start) / steps
     if profile_rows > 0:
         print(profile_table(step, dev, profile_rows))
-    achieved = flops_per_image * b / step_s / 1e12
+    achieved = flops_per_image * images / step_s / 1e12
     peak = peak_tflops or device_peak_tflops(dev, precision)
     loader = time_loader(dataset, b, loader_batches, cfg.data.num_workers) if loader_batches > 0 else None
     return BenchResult(
         method=cfg.method_name, backbone=cfg.backbone,
         device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
         precision=precision, batch_size=b, image_size=size, step_seconds=round(step_s, 4),
-        images_per_second=round(b / step_s, 1), gflop_per_image=float(f"{flops_per_image / 1e9:.4g}"),
+        images_per_second=round(images / step_s, 1), gflop_per_image=float(f"{flops_per_image / 1e9:.4g}"),
         achieved_tflops=float(f"{achieved:.4g}"), peak_tflops=None if peak is None else round(peak, 3),
         mfu=None if peak is None else float(f"{achieved / peak:.4g}"), peak_memory_mb=round(_peak_memory_mb(dev), 1),
         loader_images_per_second=None if loader is None else round(loader, 1),

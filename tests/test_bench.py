@@ -11,8 +11,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from selfsup.bench import bench
 from selfsup.cli.main import main
+from selfsup.registry import list_methods
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import build_method
+
+REPO = Path(__file__).resolve().parents[1]
 
 # No blur: its per-sample convolution is counted too (on the views, not the model).
 TINY = [
@@ -57,3 +60,47 @@ def test_cli_profile_lists_the_costliest_operators(capsys) -> None:
     assert "Self CPU" in table and "aten::" in table
     operator_rows = [line for line in table.splitlines() if line.strip().startswith(("aten::", "Optimizer"))]
     assert 1 <= len(operator_rows) <= 5
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_every_method_benches_through_the_trainers_step(name, tmp_path, monkeypatch, capsys) -> None:
+    """`selfsup bench METHOD` with the method's shipped config (tiny batch, fp32): the step is the shared
+    driver's, with the loader's labels (CLIP: caption tokens), indices and raw images, and both hooks."""
+    from selfsup.train.step import TrainStep
+
+    monkeypatch.chdir(REPO)
+    seen: dict[str, list] = {"batches": [], "losses": [], "hooks": [], "before": [], "after": []}
+    forward, after_backward, after_step = (
+        TrainStep.forward,
+        TrainStep.after_backward,
+        TrainStep.after_optimizer_step,
+    )
+
+    def spy_forward(self, raw, progress, generator):
+        if not seen["before"]:
+            seen["before"] = [p.detach().clone() for p in self.method.parameters()]
+            seen["method"] = self.method
+        seen["batches"].append(raw)
+        out = forward(self, raw, progress, generator)
+        seen["losses"].append(out.loss.detach())
+        return out
+
+    monkeypatch.setattr(TrainStep, "forward", spy_forward)
+    monkeypatch.setattr(
+        TrainStep, "after_backward", lambda s, p: seen["hooks"].append("b") or after_backward(s, p)
+    )
+    monkeypatch.setattr(
+        TrainStep, "after_optimizer_step", lambda s, p: seen["hooks"].append("o") or after_step(s, p)
+    )
+    out = tmp_path / "bench.json"
+    assert main(["bench", name, "train.batch_size=8", "train.precision=32-true", "--steps", "1", "--warmup", "0",
+                 "--loader-batches", "0", "--peak-tflops", "1", "--json", str(out)]) == 0  # fmt: skip
+    assert f"| {name} |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["batch_size"] == 8 and result["images_per_second"] > 0 and result["gflop_per_image"] > 0
+    assert seen["hooks"] == ["b", "o", "b", "o"]  # the FLOP-counting step and the timed one, hooks in order
+    images, labels, indices = seen["batches"][0]
+    assert images.dtype == torch.uint8 and images.shape[0] == 8 and indices.shape == (8,)
+    assert labels.shape[0] == 8 and all(torch.isfinite(loss) for loss in seen["losses"])
+    after = list(seen["method"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(seen["before"], after, strict=True))  # it trained

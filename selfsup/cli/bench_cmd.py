@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("method", help="method name (see `selfsup list`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument(
-        "--config", help="YAML config file (default: configs/<method>_fashion_mnist.yaml if present)"
+        "--config",
+        help="YAML config file (default: configs/<method>_fashion_mnist.yaml, else the first "
+        "configs/<method>_*.yaml, e.g. clip_stamps.yaml: a config whose data the method can train on)",
     )
     p.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
@@ -35,18 +38,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def default_config(method: str, configs: Path = Path("configs")) -> str | None:
+    """The shipped config of ``method`` to bench: its Fashion-MNIST one, else its first one (CLIP needs
+    captions, video colorization frame pairs); None: the dataclass defaults."""
+    preferred = configs / f"{method}_fashion_mnist.yaml"
+    found = [preferred] if preferred.is_file() else sorted(configs.glob(f"{method}_*.yaml"))
+    return str(found[0]) if found else None
+
+
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from selfsup.bench import as_dict, bench, format_bench
     from selfsup.train.config_loader import load_run_config
 
-    config = args.config
-    default = Path("configs") / f"{args.method}_fashion_mnist.yaml"
-    if config is None and default.is_file():
-        config = str(default)
-    cfg = load_run_config(config, args.overrides, method=args.method)
+    cfg = load_run_config(args.config or default_config(args.method), args.overrides, method=args.method)
     result = bench(
         cfg, args.steps, args.warmup, args.device, args.peak_tflops, args.loader_batches, args.profile
     )
