@@ -28,9 +28,21 @@ from selfsup.train.config_loader import config_to_dict
 from selfsup.train.run_lock import LOCK_NAME
 
 
+def _joined_group() -> bool:
+    """True when the caller already set up a process group of several ranks before ``pretrain``."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
 def externally_launched() -> bool:
-    """True in one process of a multi-process job that torchrun or SLURM started (not Lightning)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+    """True in one process of a multi-process job that torchrun, SLURM or the caller's own process
+    group started (not Lightning)."""
+    return (
+        int(os.environ.get("WORLD_SIZE", "1")) > 1
+        or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+        or _joined_group()
+    )
 
 
 def launch_id() -> str | None:
@@ -42,7 +54,11 @@ def launch_id() -> str | None:
 
 
 def launch_rank() -> int:
-    """This process's rank in a torchrun/SLURM launch (0 when not externally launched)."""
+    """This process's rank in a torchrun/SLURM launch or the caller's process group (0 otherwise)."""
+    if _joined_group():
+        import torch.distributed as dist
+
+        return dist.get_rank()
     for var in ("RANK", "SLURM_PROCID"):
         value = os.environ.get(var)
         if value is not None and value.isdigit():
