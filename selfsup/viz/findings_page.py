@@ -188,6 +188,8 @@ def _finding_section(f: dict) -> str:
     return (
         f'<p class="claim"><b>Claim.</b> {esc(f["claim"])}</p>{meta}'
         f"<p><b>Experiment</b> ({esc(f['data'])}, {epochs} per run). {esc(f['experiment'])}</p>"
+        f'<p class="muted">Every run: {esc(" ".join(f.get("overrides") or []) or "the shipped configs")}'
+        " plus its own overrides below; runs are equal-epoch (no time budget).</p>"
         f"<p><b>Verdict:</b> {_badge(f['verdict'])}</p>"
         f"{_claims(f)}{_charts(f)}{_numbers(f)}"
     )

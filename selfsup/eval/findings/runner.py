@@ -247,6 +247,7 @@ def assemble(
                 "experiment": f.experiment,
                 "data": scale.data(f),
                 "epochs": scale.epochs(f) if f.available else None,
+                "overrides": list(f.overrides),
                 "available": f.available,
                 "reason": f.reason,
                 **judged,
