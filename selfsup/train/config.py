@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from selfsup.train.precision import resolve_precision
-from selfsup.train.schedules import scaled_lr
+from selfsup.train.schedules import MAX_WARMUP_FRACTION, capped_warmup, scaled_lr
 
 MAX_IMAGE_SIZE = 4096  # larger squares are a typo, and would be allocated for every image before training
 MAX_EPOCHS = 1_000_000  # refuse typos such as 1e12 before the sampler plans that many steps
@@ -236,7 +236,8 @@ class Derived:
 def derive(cfg: RunConfig, train_items: int, world_size: int = 1, step_cap: int | None = None) -> Derived:
     """Global batch, steps and scaled learning rate for ``train_items`` training images.
 
-    ``step_cap`` (from a time budget) caps the total steps; warm-up shrinks in proportion.
+    ``step_cap`` (from a time budget) caps the total steps; warm-up shrinks in proportion, and never
+    exceeds ``MAX_WARMUP_FRACTION`` of the run (``warmup_cap_note`` says when it was capped).
     """
     global_batch = cfg.train.batch_size * cfg.train.accumulate * world_size
     if train_items < global_batch:
@@ -245,22 +246,40 @@ def derive(cfg: RunConfig, train_items: int, world_size: int = 1, step_cap: int 
             f"{global_batch}; lower train.batch_size or use more data"
         )
     steps_per_epoch = train_items // global_batch  # drop the last partial batch
-    if cfg.train.max_steps is not None:
-        total = cfg.train.max_steps
-    else:
-        total = max(1, math.ceil(cfg.train.epochs * steps_per_epoch))
-    planned = total
+    total = planned_steps(cfg, steps_per_epoch)
     if step_cap is not None:
         total = max(1, min(total, step_cap))
-    warmup = round(cfg.optim.warmup_epochs * steps_per_epoch * total / planned)
-    warmup = min(total - 1, warmup) if total > 1 else 0
     return Derived(
         world_size=world_size,
         global_batch=global_batch,
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
-        warmup_steps=max(0, warmup),
+        warmup_steps=capped_warmup(requested_warmup(cfg, steps_per_epoch, total), total),
         peak_lr=scaled_lr(cfg.optim.lr, global_batch, cfg.optim.lr_scaling),
         train_items=train_items,
         precision=resolve_precision(cfg.train.precision, cfg.train.accelerator),
+    )
+
+
+def planned_steps(cfg: RunConfig, steps_per_epoch: int) -> int:
+    """The run's length without a time budget: ``train.max_steps``, else ``train.epochs`` of steps."""
+    if cfg.train.max_steps is not None:
+        return cfg.train.max_steps
+    return max(1, math.ceil(cfg.train.epochs * steps_per_epoch))
+
+
+def requested_warmup(cfg: RunConfig, steps_per_epoch: int, total_steps: int) -> float:
+    """``optim.warmup_epochs`` in steps, shrunk in proportion where a time budget shortened the run."""
+    return cfg.optim.warmup_epochs * steps_per_epoch * total_steps / planned_steps(cfg, steps_per_epoch)
+
+
+def warmup_cap_note(cfg: RunConfig, derived: Derived) -> str | None:
+    """One line when ``derive`` capped the warm-up (``selfsup.train.schedules.MAX_WARMUP_FRACTION``)."""
+    requested = round(requested_warmup(cfg, derived.steps_per_epoch, derived.total_steps))
+    if requested <= derived.warmup_steps:
+        return None
+    return (
+        f"optim.warmup_epochs={cfg.optim.warmup_epochs:g} is {requested:,} warm-up steps of the run's "
+        f"{derived.total_steps:,}; capped at {100 * MAX_WARMUP_FRACTION:g} % ({derived.warmup_steps:,} steps) so the "
+        "learning rate decays (the papers warm up for 3-13 % of training); lower optim.warmup_epochs or train longer"
     )

@@ -42,7 +42,8 @@ class OnlineKNN(L.Callback):
         self._data = None
         self._unavailable = False
 
-    def _load(self):
+    def data(self):
+        """The monitor's (bank images, labels, query images, labels), loaded once; None without labels."""
         if self._data is None and not self._unavailable:
             d, n = self.cfg.data, self.cfg.train.online_knn_items
             try:
@@ -65,8 +66,7 @@ class OnlineKNN(L.Callback):
         if not (trainer.is_global_zero or sharded):
             return
         # With fsdp every rank loads the (small) monitor data too, so all ranks agree on whether to gather.
-        data = self._load()
-        if data is None:
+        if self.data() is None:
             return
         if sharded:  # a collective: every rank gathers, rank 0 keeps the full encoder
             encoder = pl_module.full_encoder(keep=trainer.is_global_zero)
@@ -75,11 +75,17 @@ class OnlineKNN(L.Callback):
             encoder.to(pl_module.device)
         else:
             encoder = pl_module.method.encoder
-        xtr, ytr, xte, yte = data
-        kwargs = dict(
-            image_size=self.cfg.data.image_size, mean=self.mean, std=self.std, device=pl_module.device
-        )
-        accuracy = knn_accuracy(
+        accuracy = self.accuracy(encoder, pl_module.device)
+        for logger in trainer.loggers:  # direct, so the value is written once, at this step
+            logger.log_metrics({"online/knn": accuracy}, step=step)
+        log.info("step %d: online kNN accuracy %.2f %%", step, 100 * accuracy)
+
+    def accuracy(self, encoder: torch.nn.Module, device: torch.device) -> float:
+        """Weighted kNN accuracy of ``encoder`` on the validation queries (one check of the monitor; the
+        time-budget calibration times this too)."""
+        xtr, ytr, xte, yte = self.data()
+        kwargs = dict(image_size=self.cfg.data.image_size, mean=self.mean, std=self.std, device=device)
+        return knn_accuracy(
             extract_features(encoder, xtr, **kwargs),
             ytr,
             extract_features(encoder, xte, **kwargs),
@@ -87,6 +93,3 @@ class OnlineKNN(L.Callback):
             k=self.cfg.eval.knn_k,
             temperature=self.cfg.eval.knn_temperature,
         )
-        for logger in trainer.loggers:  # direct, so the value is written once, at this step
-            logger.log_metrics({"online/knn": accuracy}, step=step)
-        log.info("step %d: online kNN accuracy %.2f %%", step, 100 * accuracy)

@@ -36,9 +36,9 @@ from selfsup.train.atomic_io import (
     load_checkpoint_file,
     remove_stale_temporaries,
 )
-from selfsup.train.calibrate import seconds_per_step, steps_for_budget
+from selfsup.train.calibrate import RunCost, binding_limit, calibrate
 from selfsup.train.checkpoint import export_method, input_spec
-from selfsup.train.config import Derived, RunConfig, derive
+from selfsup.train.config import Derived, RunConfig, derive, warmup_cap_note
 from selfsup.train.device_options import apply_memory_format
 from selfsup.train.divergence import DivergenceWarning, non_finite_stop
 from selfsup.train.fsdp import require_transformer_blocks
@@ -152,39 +152,38 @@ def _pretrain_in(
 ) -> PretrainResult:
     """``pretrain`` once the run directory is chosen (and, for its owner, locked)."""
     image_size = cfg.data.image_size or dataset.image_size[0]
+    monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
+    budget_s = None if cfg.train.time_budget_minutes is None else 60 * cfg.train.time_budget_minutes
+    cost: RunCost | None = None
     changed: list[str] = []
+    done = 0  # steps the resumed checkpoint already trained
     if resume:
         changed = check_resume_config(run_dir, cfg)
         done = int(load_checkpoint_file(resume, mmap=True).get("global_step", 0))  # also: is it readable?
         saved = load_derived(run_dir) if (run_dir / "derived.json").is_file() else None
         budget_cap = None
-        if "train.time_budget_minutes" in changed and cfg.train.time_budget_minutes is not None:
-            step_s = seconds_per_step(method, dataset, cfg, derived)
-            budget_cap = steps_for_budget(cfg.train.time_budget_minutes, step_s)
+        if "train.time_budget_minutes" in changed and budget_s is not None:
+            cost = calibrate(method, dataset, cfg, derived, run_dir, *monitors[:1])
+            budget_cap = cost.steps_within(budget_s)
         derived = resumed_derived(
             saved, cfg, changed, items, _world_size(cfg), done, budget_cap, Path(resume)
         )
     elif inherited and (run_dir / "derived.json").is_file():
         # The same steps and schedule as rank 0 of this run chose.
         derived = load_derived(run_dir)
-    elif cfg.train.time_budget_minutes is not None:
+    elif budget_s is not None:
         if externally_launched():
             raise ValueError(
                 "train.time_budget_minutes in a job whose ranks torchrun or SLURM started: each rank would "
                 "time its own steps and could choose a different step count (and hang); set "
                 "train.max_steps=N instead, or let Lightning start the ranks (train.devices=N)"
             )
-        step_s = seconds_per_step(method, dataset, cfg, derived)
-        derived = derive(
-            cfg, items, _world_size(cfg), steps_for_budget(cfg.train.time_budget_minutes, step_s)
-        )
-        log.warning(
-            "time budget %.1f min at %.2f s/step: training %d steps (%.2f epochs)",
-            cfg.train.time_budget_minutes,
-            step_s,
-            derived.total_steps,
-            derived.total_steps / derived.steps_per_epoch,
-        )
+        cost = calibrate(method, dataset, cfg, derived, run_dir, *monitors[:1])
+        budget_steps = cost.steps_within(budget_s)
+        log.warning(binding_limit(cfg, derived, budget_steps, cost))
+        derived = derive(cfg, items, _world_size(cfg), budget_steps)
+    if not (resume or inherited) and (note := warmup_cap_note(cfg, derived)):
+        log.warning(note)
     ckpt_dir = run_dir / "checkpoints"
     checkpointing = ModelCheckpoint(
         dirpath=ckpt_dir,
@@ -197,10 +196,11 @@ def _pretrain_in(
         save_last=True,
     )
     timer = FitTimer(derived.global_batch)
+    if cost is not None:  # what the calibration predicts for the fit itself, to compare with its real time
+        timer.predicted_seconds = cost.fit_seconds(derived.total_steps - done)
     divergence = DivergenceWarning(cfg.train.log_every)
     log_version = next_log_version(run_dir)
     bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
-    monitors = [OnlineKNN(cfg, *method.normalization())] if cfg.train.online_knn_every > 0 else []
     build_plain = partial(build_method, cfg, dataset.channels, image_size)  # fsdp: holds gathered weights
     lit = LitMethod(method, cfg, derived, train_dataset=dataset, build_plain=build_plain)
     trainer = L.Trainer(

@@ -9,6 +9,7 @@ process's peak resident set size on CPU (``ru_maxrss``, which includes the datas
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import sys
 import time
@@ -19,6 +20,8 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class TrainStats:
@@ -28,6 +31,7 @@ class TrainStats:
     images_per_second: float
     peak_memory_mb: float
     memory_kind: str  # "cuda_allocated" | "cpu_max_rss"
+    predicted_seconds: float | None = None  # the time-budget calibration's forecast of fit_seconds
 
 
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:
@@ -38,13 +42,15 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
 
 
 class FitTimer(Callback):
-    """Times the training loop (not data loading or set-up) and counts the steps of this segment."""
+    """Times the training loop (not data loading or set-up) and counts the steps of this segment; with a
+    time budget, logs the fit's time against the calibration's forecast when training ends."""
 
     def __init__(self, global_batch: int) -> None:
         self.global_batch = global_batch
         self.started = self.seconds = 0.0
         self.first_step = self.last_step = 0
         self.device = torch.device("cpu")
+        self.predicted_seconds: float | None = None  # set by a run with a time budget
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.first_step = trainer.global_step  # > 0 when resumed
@@ -54,14 +60,27 @@ class FitTimer(Callback):
         self.seconds = time.perf_counter() - self.started
         self.last_step = trainer.global_step
         self.device = pl_module.device  # Lightning moves the module back to the CPU after fit
+        if self.predicted_seconds and trainer.is_global_zero:
+            off = 100 * (self.seconds / self.predicted_seconds - 1)
+            log.warning(
+                "trained %d steps in %.1f min; the time-budget calibration predicted %.1f min (%+.0f %%)",
+                self.last_step - self.first_step, self.seconds / 60, self.predicted_seconds / 60, off,
+            )  # fmt: skip
 
     def stats(self, device: torch.device | None = None) -> TrainStats:
         """This segment's numbers; peak memory of ``device`` (default: the device training ran on)."""
         steps = self.last_step - self.first_step
         memory, kind = peak_memory_mb(self.device if device is None else device)
         rate = steps * self.global_batch / self.seconds if self.seconds > 0 else 0.0
+        predicted = None if self.predicted_seconds is None else round(self.predicted_seconds, 3)
         return TrainStats(
-            steps, self.global_batch, round(self.seconds, 3), round(rate, 2), round(memory, 1), kind
+            steps,
+            self.global_batch,
+            round(self.seconds, 3),
+            round(rate, 2),
+            round(memory, 1),
+            kind,
+            predicted,
         )
 
 
