@@ -6,6 +6,10 @@ backbone and its own dataclass ``Config``:
 - ``make_batch(images, labels, indices, generator) -> Batch`` turns a uint8
   batch ``[B, C, H, W]`` (already on the training device) into views and
   pretext targets, in batch, with all randomness drawn from ``generator``.
+  It returns what the method decides (views, targets); the step driver
+  (``selfsup.train.step``) attaches the raw images, indices and class labels
+  where a method leaves them out. ``labels`` is passed for methods whose
+  targets come from it (CLIP's caption tokens, the supervised baseline).
 - ``training_step(batch, progress) -> StepOutput`` computes the loss.
 - ``after_backward`` / ``after_optimizer_step`` hold updates that must happen
   outside autograd (EMA teachers, queues, centers, frozen-layer gradients).
