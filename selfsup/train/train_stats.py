@@ -34,9 +34,27 @@ class TrainStats:
     predicted_seconds: float | None = None  # the time-budget calibration's forecast of fit_seconds
 
 
+def _vm_hwm_kib() -> int | None:
+    """This process's own peak resident set (``VmHWM``, KiB) on Linux, else None.
+
+    ``ru_maxrss`` is no substitute there: a forked child starts from its parent's peak, so every run
+    started by a large process (``selfsup compare``, ``findings``) would report the parent's memory."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocated"
+    hwm = _vm_hwm_kib()
+    if hwm is not None:
+        return hwm / 2**10, "cpu_max_rss"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (2**20 if sys.platform == "darwin" else 2**10), "cpu_max_rss"  # bytes on macOS, KiB on Linux
 
