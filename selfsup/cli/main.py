@@ -27,15 +27,17 @@ examples:
   selfsup data make-video-demo --out demo_davis
   selfsup segment-video --davis-root demo_davis --method propagation --encoder runs/RUN/encoder.safetensors --out pred
   selfsup eval davis --predictions pred --davis-root demo_davis
+  selfsup eval attention-masks --encoder runs/DINO/encoder.safetensors --compare runs/SUP/encoder.safetensors --figure attn.png
   selfsup list
 """
 
 
-SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality", "davis")
+SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality", "davis", "attention-masks")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from selfsup.cli import (
+        attention_masks_cmd,
         bench_cmd,
         compare_cmd,
         data_cmd,
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_parser(sub)
     data_cmd.add_parser(sub)
     video_cmd.add_parser(sub)
+    attention_masks_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser
