@@ -1,8 +1,8 @@
 """How well a ViT's attention covers objects: DINO's 60 %-mass masks scored by Jaccard.
 
-DINO (Caron et al. 2021, §4.2.1 and the table of Fig. 4: PASCAL VOC12 val, ViT-S/16 supervised
-27.3 vs DINO 45.9) thresholds each head's last-layer ``[CLS]`` attention to keep 60 % of its mass and
-compares the mask with the ground-truth objects. This module follows the official code:
+DINO (Caron et al. 2021, §4.2.1 and the Jaccard table of Fig. 4, on PASCAL VOC12 val) thresholds
+each head's last-layer ``[CLS]`` attention to keep 60 % of its mass and compares the mask with the
+ground-truth objects. This module follows the official code:
 
 - **Threshold** (``dino_mass_mask``), facebookresearch/dino ``visualize_attention.py`` lines 184-195
   (commit 7c446df): the ``[CLS]`` row without the ``[CLS]`` key (line 184) is sorted in **ascending**
