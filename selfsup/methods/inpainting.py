@@ -8,28 +8,21 @@ shapes (``mask``, §3.3): ``center`` (a central square of half the side, the pap
 boundary of a central square teaches boundary-specific low-level features that do not transfer to
 whole images).
 
-The defaults are set for **features** (what ``self.encoder`` is evaluated on), each measured on
-Fashion-MNIST at 300 steps, kNN / linear on 10k/2k images (BENCHMARKS.md §15; the standard random-init
-encoder scores 74.6 / 79.2, the old setting — center square, zero fill, decoder on the feature map,
-lr 5e-4 — scored 67.8 / 71.8 at 450 steps, below random init):
+The defaults are set for **features** (what ``self.encoder`` is evaluated on); BENCHMARKS.md §16.6
+checks each on the validation split:
 
-- ``mask = "region"`` (§3.3): center -> region 71.3 / 74.8 -> 74.5 / 78.9.
+- ``mask = "region"`` (§3.3), the paper's choice for all its feature experiments.
 - ``bridge = "pooled"``: the decoder reads only the global-average-pooled vector (expanded by one
   linear layer, ``selfsup.nn.channelwise_fc.PooledBridge``), the very vector kNN / linear probes
   read. With the decoder on the 4x4 feature map each cell codes its own neighbourhood and the pooled
   mean mixes those codes; the paper's channel-wise FC bridge (§3.1, ``bridge = "channelwise_fc"``)
-  lets information cross the map but still decodes cell by cell. Measured: none 74.5 / 78.9,
-  channel-wise FC 76.1 / 79.4, pooled 79.2 / 81.8.
+  lets information cross the map but still decodes cell by cell.
 - ``fill = "image_mean"``: the hole shows each image's mean context value (``context_mean_fill``)
-  instead of normalized 0 (a grey patch on Fashion-MNIST's black background); 78.5 / 79.3 -> 79.2 / 81.8.
+  instead of normalized 0 (a grey patch on Fashion-MNIST's black background).
 - ``overlap_px = 2``, ``overlap_weight = 10``: the prediction also covers a band of context around the
-  hole whose L2 weighs 10x (§5.1: a few pixels of overlap at 128 px); 79.2 / 81.8 -> 80.0 / 81.8.
-- Training length: the old lr (5e-4 at batch 128) under-trains at a few hundred steps; the configs use
-  2e-3 (``optim.lr: 4e-3`` per 256). More steps keep helping (region + pooled: 150 / 300 / 1500 steps
-  -> kNN 75.0 / 79.2 / 82.2).
-- BatchNorm statistics gathered on holed images are *not* the cause: recomputing them on whole
-  images moved kNN and linear by under 2 points, with no consistent sign over ~50 ablation runs.
-  The adversarial term changed nothing measurable here (67.8 / 71.8 -> 68.2 / 72.3 at 450 steps).
+  hole whose L2 weighs 10x (§5.1: a few pixels of overlap at 128 px).
+- Training length: a few hundred steps need a larger lr than the paper's; the configs use
+  ``optim.lr: 4e-3`` per 256 images.
 
 The loss is the per-image weighted mean (``weighted_l2_per_image``) averaged over the batch, so a
 batch split across ranks gives the mean of the ranks' losses even when overlap bands differ in area.
