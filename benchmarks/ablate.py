@@ -89,6 +89,17 @@ ABLATIONS = {
         {"plain classification (shipped)": [], "class rebalancing (lambda 0.5)": ["method.rebalance=true"]},
         question="colorization class rebalancing (Zhang et al. 2016 §2.2) on 641 stamps",
     ),
+    "dino_recipe": Ablation(
+        "configs/dino_fashion_mnist.yaml",
+        854,
+        {
+            "head BN, teacher temperature 0.04 (shipped)": [],
+            "no BN in the head MLP": ["method.head_bn=false"],
+            "teacher temperature warmed up to 0.07": ["method.teacher_temp=0.07"],
+        },
+        (10000, 2000),
+        question="DINO head batch norm and teacher temperature (Caron et al. 2021, §3.1, Appendix)",
+    ),
     "supervised_crop_scale": Ablation(
         "configs/supervised_fashion_mnist.yaml",
         302,
