@@ -15,10 +15,8 @@ The prior is estimated from the training data itself: the nearest-bin histogram 
 weights; it is estimated with ``rebalance: false`` too, so held-out metrics can report the rebalanced
 loss either way. The ground-truth ab map is average-pooled to the output resolution, as in the paper.
 
-On small data the rebalanced loss overfits: trained on the 641 stamps training images (32 px) it stayed
-above the best constant on held-out images, while plain classification went clearly below (CE 2.11 vs 2.34 after 500 steps,
-BENCHMARKS.md §15), with the same kNN / linear gains; ``configs/colorization_stamps.yaml`` therefore
-turns it off, and the default stays the paper's full method. ``pretext_metrics(rgb)`` evaluates
+``configs/colorization_stamps.yaml`` turns rebalancing off for the 641 stamps (BENCHMARKS.md §16.8);
+the default stays the paper's full method. ``pretext_metrics(rgb)`` evaluates
 held-out images against the trivial predictors (``benchmarks/colorization_heldout.py``).
 
 ``method.encoder`` is a ``LabInputBackbone`` with one ``"l"`` branch of the configured architecture:
