@@ -1,6 +1,5 @@
 """The standard evaluation: validation columns from the carved split, test columns fit on all of train."""
 
-
 from selfsup.data.splits import stratified_split
 from selfsup.eval.features import extract_features, raw_pixel_features
 from selfsup.eval.knn import knn_accuracy
