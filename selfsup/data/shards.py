@@ -142,23 +142,23 @@ class ShardedImageDataset(Dataset):
             shown = "; ".join(
                 f"{self.shards[s.sid].name} ({s.truncated}): read {len(s.samples)} sample(s)" for s in cut[:3]
             ) + ("; ..." if len(cut) > 3 else "")
-            message = (
+            self._warn_or_raise(
                 f"sharded dataset {self.root}: {len(cut)} truncated shard(s), the samples after the cut are "
                 f"lost: {shown}; re-write or re-copy {self.shards[first.sid]}"
             )
-            if self.strict:
-                raise ShardError(message)
-            warnings.warn(message + " (strict=True raises instead)", stacklevel=3)
         links = [(s, name) for s in scans for name in s.links]
         if links:
             s, name = links[0]
-            message = (
+            self._warn_or_raise(
                 f"sharded dataset {self.root}: skipped {len(links)} symlink/hardlink member(s), never "
                 f"followed (e.g. {name!r} in {self.shards[s.sid]}); store the file itself in the tar"
             )
-            if self.strict:
-                raise ShardError(message)
-            warnings.warn(message + " (strict=True raises instead)", stacklevel=3)
+
+    def _warn_or_raise(self, message: str) -> None:
+        """A damaged or unsafe part of the data: an error in strict mode, else one warning."""
+        if self.strict:
+            raise ShardError(message)
+        warnings.warn(message + " (strict=True raises instead)", stacklevel=4)
 
     @property
     def num_classes(self) -> int:
