@@ -44,7 +44,11 @@ def describe(findings) -> str:
         wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ")
         lines = [f"{f.name}  {f.title}", wrap.fill(f"claim: {f.claim}"), wrap.fill(f"paper: {f.paper}")]
         if f.available:
-            lines.append(wrap.fill(f"experiment ({f.data}, {f.epochs:g} epochs per run): {f.experiment}"))
+            lines.append(
+                wrap.fill(
+                    f"experiment ({f.data}, {f.epochs:g} epoch{'' if f.epochs == 1 else 's'} per run): {f.experiment}"
+                )
+            )
             lines.append(wrap.fill(f"variants: {', '.join(v.name for v in f.variants)}"))
         else:
             lines.append(wrap.fill(f"not available yet: {f.reason}"))
