@@ -100,6 +100,23 @@ ABLATIONS = {
         (10000, 2000),
         question="DINO head batch norm and teacher temperature (Caron et al. 2021, §3.1, Appendix)",
     ),
+    "dino_momentum_lr": Ablation(
+        "configs/dino_fashion_mnist.yaml",
+        854,
+        {
+            "momentum 0.99, lr 1e-3 per 256 (shipped)": [],
+            "momentum 0.996 (the paper's)": ["method.momentum_teacher=0.996"],
+            "lr 5e-4 per 256 (the paper's)": ["optim.lr=5.0e-4"],
+        },
+        (10000, 2000),
+        question="DINO teacher momentum and learning rate for a sub-epoch run (Caron et al. 2021, §3.1)",
+    ),
+    "colorization_lr": Ablation(
+        "configs/colorization_stamps.yaml",
+        500,
+        {"Adam lr 1.2e-2 per 256 (shipped)": [], "Adam lr 4e-3 per 256": ["optim.lr=4.0e-3"]},
+        question="colorization learning rate for 500 steps on 641 stamps",
+    ),
     "supervised_crop_scale": Ablation(
         "configs/supervised_fashion_mnist.yaml",
         302,
