@@ -66,21 +66,29 @@ def _run_dir_of(path: Path) -> Path | None:
     return None
 
 
+def _recorded_spec(run_dir: Path) -> InputSpec | None:
+    """The run's ``InputSpec`` from ``derived.json``, else from its export; None when neither records it."""
+    derived = run_dir / "derived.json"
+    if derived.is_file():
+        record = _read_json(derived).get("input")
+        if isinstance(record, dict):
+            return InputSpec.from_dict(record)
+    export = run_dir / "encoder.json"
+    return spec_from_export_metadata(_read_json(export), export) if export.is_file() else None
+
+
 def input_spec_of(path: str | Path) -> InputSpec:
     """The ``InputSpec`` of a run directory, a checkpoint inside one, or an exported encoder."""
     path = Path(path)
     run_dir = _run_dir_of(path)
     if run_dir is not None:
-        derived = run_dir / "derived.json"
-        if derived.is_file() and isinstance(_read_json(derived).get("input"), dict):
-            return InputSpec.from_dict(_read_json(derived)["input"])
-        export = run_dir / "encoder.json"
-        if export.is_file():
-            return spec_from_export_metadata(_read_json(export), export)
-        raise ValueError(
-            f"{run_dir} records no input (derived.json has no 'input' and there is no encoder.json); "
-            "it was written by an older selfsup: export it with `selfsup export --checkpoint CKPT`"
-        )
+        spec = _recorded_spec(run_dir)
+        if spec is None:
+            raise ValueError(
+                f"{run_dir} records no input (derived.json has no 'input' and there is no encoder.json); "
+                "it was written by an older selfsup: export it with `selfsup export --checkpoint CKPT`"
+            )
+        return spec
     meta_path = (
         path.with_suffix(".json") if path.suffix in (".safetensors", ".json") else Path(f"{path}.json")
     )
@@ -121,13 +129,6 @@ def check_eval_input(
     return image_size if image_size is not None else spec.image_size
 
 
-def _records_input(run_dir: Path) -> bool:
-    derived = run_dir / "derived.json"
-    if derived.is_file() and isinstance(_read_json(derived).get("input"), dict):
-        return True
-    return (run_dir / "encoder.json").is_file()
-
-
 @dataclass
 class CheckpointRun:
     """A training checkpoint loaded back: the whole method (heads, decoders), its config and input."""
@@ -166,8 +167,8 @@ def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "state_dict" not in state:
         raise ValueError(f"{checkpoint} is not a selfsup/Lightning training checkpoint (no state_dict)")
-    if _records_input(run_dir):
-        spec = input_spec_of(run_dir)
+    spec = _recorded_spec(run_dir)
+    if spec is not None:
         method = build_method(cfg, spec.channels, spec.image_size)
     else:
         from selfsup.data import create_dataset

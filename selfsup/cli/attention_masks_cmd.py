@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         masked = by_size[size]
         inp = EncoderInput(model.spec, data, args.root, size, args.allow_input_mismatch, source)
         images = fit_channels(inp, masked.images)  # RGB into a grayscale model: an error unless allowed
-        model = replace(model, image_size=size)
+        model = replace(model, spec=replace(model.spec, image_size=size))  # fed at the evaluated size
         att = model_attention(model, images, args.batch_size)
         result = score_attention(model.label, att.maps, masked.ids, args.mass)
         results.append(result)

@@ -35,6 +35,7 @@ from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
 from selfsup.eval.protocol import EvalData, load_eval_data
 from selfsup.eval.quality import rankme, uniformity
+from selfsup.runs import input_spec_of
 from selfsup.train.train_stats import load_train_stats
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,11 @@ def pretrain_in_subprocess(
     return False, (lines[-1] if lines else f"exit code {proc.returncode}")
 
 
-def _features(encoder: nn.Module, data: EvalData, meta: dict) -> tuple[Tensor, Tensor]:
-    kw = dict(image_size=meta.get("image_size"), mean=meta.get("mean"), std=meta.get("std"))
+def _features(
+    encoder: nn.Module, data: EvalData, image_size: int, mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    kw = dict(image_size=image_size, mean=mean, std=std)
     return extract_features(encoder, data.train_images, **kw), extract_features(
         encoder, data.test_images, **kw
     )
@@ -185,10 +189,11 @@ def compare(
         row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
         row.peak_memory_mb = stats.get("peak_memory_mb")
         row.train_minutes = round(stats["fit_seconds"] / 60, 2) if "fit_seconds" in stats else None
-        size = meta.get("image_size")
+        spec = input_spec_of(run_dir / "encoder.safetensors")
+        size = spec.image_size
         if size not in eval_data:
             eval_data[size] = load_eval_data(data, root, size, max_train, max_test)
-        score_features(*_features(encoder, eval_data[size], meta), eval_data[size], row)
+        score_features(*_features(encoder, eval_data[size], size, spec.mean, spec.std), eval_data[size], row)
         backbones.setdefault(json.dumps([row.backbone, size]), encoder)
         log.warning("compare: %s kNN %.2f%% linear %.2f%%", method, 100 * row.knn, 100 * row.linear)
         _write(rows, out)  # keep what is done if a later method is interrupted
@@ -209,9 +214,7 @@ def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict) -> list[Le
         name, size = json.loads(key)
         row = LeaderboardRow(f"random init ({name})", backbone=name)
         # Random weights, default normalization: the architecture alone (DeepCluster, Table 1).
-        score_features(
-            *_features(random_init_copy(encoder), eval_data[size], {"image_size": size}), eval_data[size], row
-        )
+        score_features(*_features(random_init_copy(encoder), eval_data[size], size), eval_data[size], row)
         refs.append(row)
     return refs
 

@@ -119,7 +119,7 @@ class PatchFeatures:
 
     @torch.no_grad()
     def __call__(self, frames: Tensor) -> Tensor:
-        from selfsup.viz.encoder_source import match_channels
+        from selfsup.views.channels import match_channels
 
         patch = self.patch_size
         self.encoder.eval()

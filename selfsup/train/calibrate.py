@@ -9,8 +9,7 @@ What is timed is what the run will do (:func:`measure_run_cost`):
   over at least ``MIN_TIMED_STEPS`` steps and 2 % of the budget, after ``WARMUP_STEPS`` untimed ones
   (allocator growth, kernel selection, loader start-up), plus Lightning's own few milliseconds per step
   (``TRAINER_STEP_SECONDS``). A mean, because the run's total pays for its slow steps, which a median
-  hides; the old estimate (the median of 5 steps of one cached batch, without hooks, loader, clipping,
-  checkpoints or kNN) was 8 % under to 22 % over the real step time, and a 3-minute budget took 4.
+  hides.
 - **periodic work**, per whole interval: a checkpoint every ``train.checkpoint_every`` steps (two
   atomic saves: ``step-N.ckpt`` and ``last.ckpt``), an online kNN check every ``train.online_knn_every``.
 - **once**: the final checkpoint and the export (two saves), the online kNN's data, the calibration

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from selfsup.runs import input_spec_of, load_checkpoint_run
 from selfsup.types import InputSpec
 from selfsup.views import eval_transform
-from selfsup.views.channels import match_channels  # re-exported: video segmentation imports it here
+from selfsup.views.channels import match_channels
 
 __all__ = [
     "VizEncoder",
@@ -31,7 +31,6 @@ __all__ = [
     "is_training_checkpoint",
     "load_method_checkpoint",
     "load_viz_encoder",
-    "match_channels",
 ]
 
 
@@ -40,11 +39,20 @@ class VizEncoder:
     """An encoder plus how to feed it: ``prepare(uint8 [B, C, H, W]) -> float [B, C, s, s]``."""
 
     encoder: nn.Module
-    image_size: int
-    mean: list[float] | None
-    std: list[float] | None
     label: str
     spec: InputSpec
+
+    @property
+    def image_size(self) -> int:
+        return self.spec.image_size
+
+    @property
+    def mean(self) -> list[float] | None:
+        return None if self.spec.mean is None else list(self.spec.mean)
+
+    @property
+    def std(self) -> list[float] | None:
+        return None if self.spec.std is None else list(self.spec.std)
 
     def prepare(self, images: Tensor) -> Tensor:
         """Resize to ``image_size`` (antialiased bilinear) and normalize, matching evaluation.
@@ -87,7 +95,7 @@ def load_viz_encoder(path: str | Path) -> VizEncoder:
         run = load_checkpoint_run(path)
         spec, method = run.spec, run.method
         label = f"{run.config.method_name} ({run.run_dir.name})"
-        return VizEncoder(method.encoder.float().eval(), spec.image_size, *_norm(spec), label, spec)
+        return VizEncoder(method.encoder.float().eval(), label, spec)
     from selfsup.export import load_encoder, read_metadata
 
     encoder = load_encoder(path)
@@ -95,11 +103,4 @@ def load_viz_encoder(path: str | Path) -> VizEncoder:
     stem = path.name.removesuffix(".safetensors").removesuffix(".json")
     run_name = path.parent.name if stem == "encoder" else stem
     label = f"{read_metadata(path).get('method', 'encoder')} ({run_name})"
-    return VizEncoder(encoder.float().eval(), spec.image_size, *_norm(spec), label, spec)
-
-
-def _norm(spec: InputSpec) -> tuple[list[float] | None, list[float] | None]:
-    return (
-        None if spec.mean is None else list(spec.mean),
-        None if spec.std is None else list(spec.std),
-    )
+    return VizEncoder(encoder.float().eval(), label, spec)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from selfsup.viz.svg_chart import PALETTE, nice_ticks
+from selfsup.viz.svg_chart import PALETTE, format_tick, nice_ticks, y_grid
 
 __all__ = ["Point", "errorbar_chart_svg"]
 
@@ -28,10 +28,6 @@ class Point:
     mean: float
     std: float
     values: tuple[float, ...] = ()
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
 
 
 def errorbar_chart_svg(
@@ -80,10 +76,7 @@ def errorbar_chart_svg(
         return top + ph - (v - yt[0]) / (yt[-1] - yt[0]) * ph
 
     parts = [head, f'<text x="{width / 2}" y="15" text-anchor="middle" class="ct">{esc(title)}</text>']
-    for t in yt:
-        y = py(t)
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">{_fmt(t)}</text>')
+    parts += y_grid(yt, py, left, pw)
     for i, tick in enumerate(x_ticks):
         parts.append(
             f'<text x="{left + slot * (i + 0.5):.1f}" y="{top + ph + 13}" text-anchor="middle" '
@@ -109,7 +102,7 @@ def errorbar_chart_svg(
             )
         for i, p in drawn:
             x = px(i, k)
-            tip = f"<title>{esc(label)} at {esc(x_ticks[i])}: {_fmt(p.mean)} ± {_fmt(p.std)} (n={len(p.values)})</title>"
+            tip = f"<title>{esc(label)} at {esc(x_ticks[i])}: {format_tick(p.mean)} ± {format_tick(p.std)} (n={len(p.values)})</title>"
             if p.std > 0:
                 lo, hi = py(p.mean - p.std), py(p.mean + p.std)
                 parts.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["PALETTE", "Series", "line_chart_svg", "nice_ticks"]
@@ -59,8 +59,20 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     return ticks
 
 
-def _fmt(v: float) -> str:
+def format_tick(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
+
+
+def y_grid(ticks: Sequence[float], py: Callable[[float], float], left: float, plot_width: float) -> list[str]:
+    """SVG of horizontal grid lines at ``ticks`` with their labels left of the plot area."""
+    parts = []
+    for t in ticks:
+        y = py(t)
+        parts.append(f'<line x1="{left}" x2="{left + plot_width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">{format_tick(t)}</text>'
+        )
+    return parts
 
 
 def _thin(x: list[float], y: list[float], max_points: int) -> tuple[list[float], list[float]]:
@@ -113,15 +125,12 @@ def line_chart_svg(
         return top + ph - (v - yt[0]) / (yt[-1] - yt[0]) * ph
 
     parts = [head, f'<text x="{width / 2}" y="14" text-anchor="middle" class="ct">{esc(title)}</text>']
-    for t in yt:
-        y = py(t)
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" class="tick">{_fmt(t)}</text>')
+    parts += y_grid(yt, py, left, pw)
     for t in xt:
         x = px(t)
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" class="grid"/>')
         parts.append(
-            f'<text x="{x:.1f}" y="{top + ph + 12}" text-anchor="middle" class="tick">{_fmt(t)}</text>'
+            f'<text x="{x:.1f}" y="{top + ph + 12}" text-anchor="middle" class="tick">{format_tick(t)}</text>'
         )
     parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" class="frame"/>')
     parts.append(
@@ -129,7 +138,7 @@ def line_chart_svg(
     )
     for i, (label, xs, ys) in enumerate(clean):
         color = PALETTE[i % len(PALETTE)]
-        tip = f"<title>{esc(label)}: last {_fmt(ys[-1])} at {x_label} {_fmt(xs[-1])}</title>"
+        tip = f"<title>{esc(label)}: last {format_tick(ys[-1])} at {x_label} {format_tick(xs[-1])}</title>"
         if len(xs) == 1:
             parts.append(
                 f'<circle class="series" data-series="{esc(label)}" cx="{px(xs[0]):.1f}" '

@@ -35,6 +35,7 @@ from selfsup.eval.features import extract_features
 from selfsup.eval.finetune import FinetuneConfig, classifier_accuracy, finetune
 from selfsup.eval.label_efficiency import label_efficiency
 from selfsup.eval.protocol import EvalData, load_eval_data
+from selfsup.runs import input_spec_of
 from selfsup.train.train_stats import load_train_stats
 
 SCORES_FILE = "findings_scores.json"
@@ -99,31 +100,29 @@ class RunEvaluator:
 
     def evaluate(self, run_dir: Path, evals: tuple[str, ...], seed: int, data_name: str) -> dict[str, float]:
         """Metrics of ``run_dir`` for ``evals`` (cached in ``RUN/findings_scores.json``)."""
-        from selfsup.export import load_encoder, read_metadata
+        from selfsup.export import load_encoder
 
         cache_path = run_dir / SCORES_FILE
         cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
         stats = load_train_stats(run_dir) or {}
         metrics = {k: float(stats[k]) for k in ("peak_memory_mb", "images_per_second", "steps") if k in stats}
-        encoder = meta = None
+        encoder = None
         for kind in evals:
             key = self.settings.key(kind)
             if key not in cache:
                 if encoder is None:
                     encoder = load_encoder(run_dir / "encoder.safetensors")
-                    meta = read_metadata(run_dir / "encoder.safetensors")
-                cache[key] = self._evaluate(kind, run_dir, encoder, meta, seed, data_name)
+                cache[key] = self._evaluate(kind, run_dir, encoder, seed, data_name)
                 tmp = cache_path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(cache, indent=1))
                 tmp.replace(cache_path)  # atomic: an interrupted evaluation leaves the old cache
             metrics.update(cache[key])
         return metrics
 
-    def _evaluate(
-        self, kind: str, run_dir: Path, encoder: nn.Module, meta: dict, seed: int, data_name: str
-    ) -> dict:
-        size = meta.get("image_size")
-        norm = {"image_size": size, "mean": meta.get("mean"), "std": meta.get("std")}
+    def _evaluate(self, kind: str, run_dir: Path, encoder: nn.Module, seed: int, data_name: str) -> dict:
+        spec = input_spec_of(run_dir / "encoder.safetensors")
+        size = spec.image_size
+        norm = {"image_size": size, "mean": spec.mean, "std": spec.std}
         if kind == "monitors":
             return _monitors(run_dir)
         data = self.data(data_name, size)
