@@ -13,6 +13,11 @@ once, in its run).
     python benchmarks/ablate.py --list
     OMP_NUM_THREADS=1 python benchmarks/ablate.py jigsaw_permutations [--seeds 0 1 2] [--out benchmarks/ablations]
 
+An ablation with ``budget_minutes`` compares variants at equal *wall time* instead (a wider network
+gets fewer steps): before any training, each variant's own budget calibration runs once, with the
+machine otherwise idle, and its step count is saved in OUT/NAME/plan.json; the runs then train those
+fixed step counts, so later load changes wall time only.
+
 Finished runs (RUN/results.json present) are reused, so an interrupted ablation resumes. The summary is
 written to OUT/NAME/summary.md and summary.json.
 """
@@ -22,9 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +44,8 @@ class Ablation:
     eval_items: tuple[int | None, int | None] = (None, None)  # eval.max_train_items / max_test_items
     common: list[str] = field(default_factory=list)
     question: str = ""
+    budget_minutes: float | None = None  # equal wall time: steps from each variant's calibration
+    same_cost: tuple[str, ...] = ()  # override keys that leave the step's cost unchanged (plans shared)
 
 
 ABLATIONS = {
@@ -111,6 +120,35 @@ ABLATIONS = {
         (10000, 2000),
         question="DINO teacher momentum and learning rate for a sub-epoch run (Caron et al. 2021, §3.1)",
     ),
+    "main_job_recipe": Ablation(
+        "configs/simclr_fashion_mnist.yaml",
+        0,
+        {
+            "tau 0.5, epochs cap 6 (shipped)": [],
+            "whole budget (no epochs cap)": ["train.epochs=100"],
+            "whole budget, tau 0.2": ["train.epochs=100", "method.temperature=0.2"],
+            "whole budget, tau 0.1": ["train.epochs=100", "method.temperature=0.1"],
+            "whole budget, tau 0.2, width 24": [
+                "train.epochs=100",
+                "method.temperature=0.2",
+                "backbone_kwargs.width=24",
+            ],
+            "whole budget, tau 0.2, batch 128, lr 0.15": [
+                "train.epochs=100",
+                "method.temperature=0.2",
+                "train.batch_size=128",
+                "optim.lr=0.15",
+            ],
+            "whole budget, tau 0.2, crop scale 0.08-1": [
+                "train.epochs=100",
+                "method.temperature=0.2",
+                "method.views.crop_scale=[0.08, 1.0]",
+            ],
+        },
+        question="the main job's recipe at its 8-minute budget (issue 21): epochs cap, temperature, width, batch, crops",
+        budget_minutes=8,
+        same_cost=("method.temperature", "method.views.crop_scale"),
+    ),
     "colorization_lr": Ablation(
         "configs/colorization_stamps.yaml",
         500,
@@ -151,16 +189,61 @@ ABLATIONS = {
 }
 
 
-def run_variant(ab: Ablation, name: str, key: str, overrides: list[str], seed: int, out: Path) -> dict:
+def _method(ab: Ablation) -> str:
+    method = Path(ab.config).stem.split("_")[0]
+    return {"relative": "relative_patch", "split": "split_brain"}.get(method, method)
+
+
+def planned_steps(ab: Ablation, overrides: list[str], out: Path) -> int:
+    """The step count ``ab.budget_minutes`` gives this variant here: its run's own calibration (the
+    run is stopped as soon as it has written ``derived.json``, before the first training step)."""
+    run = out / f".plan-{abs(hash(tuple(overrides))):x}"
+    shutil.rmtree(run, ignore_errors=True)
+    cmd = [
+        sys.executable, "-m", "selfsup.cli", "pretrain", _method(ab), "--config", ab.config,
+        f"train.time_budget_minutes={ab.budget_minutes}", "train.progress_bar=false",
+        f"train.out_dir={out}", f"train.run_name={run.name}", *ab.common, *overrides,
+    ]  # fmt: skip
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        while not (run / "derived.json").is_file():
+            if proc.poll() is not None:
+                raise RuntimeError(f"planning {overrides} failed: {proc.stderr.read()[-2000:]}")
+            time.sleep(0.2)
+        proc.terminate()
+    steps = int(json.loads((run / "derived.json").read_text())["total_steps"])
+    shutil.rmtree(run, ignore_errors=True)
+    return steps
+
+
+def plan(ab: Ablation, out: Path) -> dict[str, int]:
+    """Steps per variant: ``ab.steps`` for all, or the median of three calibrations of the variant's
+    cost signature (its overrides less ``ab.same_cost`` keys) for ``ab.budget_minutes`` (saved, reused)."""
+    if ab.budget_minutes is None:
+        return {name: ab.steps for name in ab.variants}
+    path = out / "plan.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    steps = {}
+    for name, overrides in ab.variants.items():
+        cost = [o for o in overrides if o.split("=")[0] not in ab.same_cost]
+        key = " ".join(cost) or "-"
+        if key not in saved:
+            saved[key] = int(statistics.median(planned_steps(ab, cost, out) for _ in range(3)))
+            print(f"[ablate] plan: {key}: {saved[key]} steps in {ab.budget_minutes:g} min", flush=True)
+            path.write_text(json.dumps(saved, indent=2))
+        steps[name] = saved[key]
+    return steps
+
+
+def run_variant(
+    ab: Ablation, name: str, key: str, overrides: list[str], seed: int, out: Path, steps: int
+) -> dict:
     run = out / f"{key}-seed{seed}"
     results = run / "results.json"
     if not results.is_file():
-        method = Path(ab.config).stem.split("_")[0]
-        method = {"relative": "relative_patch", "split": "split_brain"}.get(method, method)
         train_items, test_items = ab.eval_items
         cmd = [
-            sys.executable, "-m", "selfsup.cli", "pretrain", method, "--config", ab.config,
-            f"train.max_steps={ab.steps}", "train.time_budget_minutes=null", f"train.seed={seed}",
+            sys.executable, "-m", "selfsup.cli", "pretrain", _method(ab), "--config", ab.config,
+            f"train.max_steps={steps}", "train.time_budget_minutes=null", f"train.seed={seed}",
             "train.progress_bar=false", f"train.out_dir={out}", f"train.run_name={run.name}",
             *([f"eval.max_train_items={train_items}"] if train_items else []),
             *([f"eval.max_test_items={test_items}"] if test_items else []),
@@ -187,24 +270,28 @@ def main() -> int:
     args = p.parse_args()
     if args.list or args.name is None:
         for key, ab in ABLATIONS.items():
-            print(f"{key}: {ab.question} ({len(ab.variants)} variants, {ab.steps} steps, {ab.config})")
+            length = f"{ab.budget_minutes:g} min each" if ab.budget_minutes else f"{ab.steps} steps"
+            print(f"{key}: {ab.question} ({len(ab.variants)} variants, {length}, {ab.config})")
         return 0
     ab = ABLATIONS[args.name]
     out = Path(args.out) / args.name
     out.mkdir(parents=True, exist_ok=True)
+    steps = plan(ab, out)
     scored = {}
     for i, (name, overrides) in enumerate(ab.variants.items()):
         key = f"v{i}"
-        scored[name] = [run_variant(ab, name, key, overrides, s, out) for s in args.seeds]
+        scored[name] = [run_variant(ab, name, key, overrides, s, out, steps[name]) for s in args.seeds]
     method_row = lambda rows: next(r for n, r in rows.items() if n not in ("raw pixels", "random init"))  # noqa: E731
     summary, lines = (
         [],
         [
-            f"{ab.question}: `{ab.config}`, {ab.steps} steps, seeds {args.seeds}; chosen on validation "
+            f"{ab.question}: `{ab.config}`, "
+            f"{f'{ab.budget_minutes:g} min of training each' if ab.budget_minutes else f'{ab.steps} steps'}, "
+            f"seeds {args.seeds}; chosen on validation "
             "(mean of kNN and linear validation top-1)",
             "",
-            "| variant | overrides | kNN val (%) | linear val (%) |",
-            "|---|---|---:|---:|",
+            "| variant | overrides | steps | kNN val (%) | linear val (%) |",
+            "|---|---|---:|---:|---:|",
         ],
     )
     for (name, runs), overrides in zip(scored.items(), ab.variants.values(), strict=True):
@@ -215,13 +302,14 @@ def main() -> int:
             {
                 "variant": name,
                 "overrides": overrides,
+                "steps": steps[name],
                 "knn_val": knn_val,
                 "linear_val": lin_val,
                 "score": score,
             }
         )
         lines.append(
-            f"| {name} | `{' '.join(overrides) or '-'}` | {_mean_std(knn_val)} | {_mean_std(lin_val)} |"
+            f"| {name} | `{' '.join(overrides) or '-'}` | {steps[name]} | {_mean_std(knn_val)} | {_mean_std(lin_val)} |"
         )
     best, shipped = max(summary, key=lambda s: s["score"]), summary[0]
     splits = json.loads((out / f"v0-seed{args.seeds[0]}" / "eval_splits.json").read_text())
@@ -238,7 +326,7 @@ def main() -> int:
         "random_init_knn_val": [r["knn_val"] for r in rand], "random_init_linear_val": [r["linear_val"] for r in rand],
     }  # fmt: skip
     lines += [
-        f"| random init (same architecture) | - | {_mean_std(test['random_init_knn_val'])} | "
+        f"| random init (same architecture) | - | - | {_mean_std(test['random_init_knn_val'])} | "
         f"{_mean_std(test['random_init_linear_val'])} |",
         "",
         f"Best on validation: {best['variant']} (score {100 * best['score']:.2f} vs shipped "

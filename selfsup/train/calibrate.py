@@ -22,6 +22,7 @@ Every measurement takes a ``clock``, so a test drives it with a fake one.
 from __future__ import annotations
 
 import copy
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ MIN_TIMED_STEPS = 10
 TIMED_SHARE = 0.02  # time steps for at least this share of the budget (a shared machine's noise averages out)
 MAX_SHARE = 0.05  # ... and never for more than this share (a step of minutes: 2 timed steps)
 MAX_TIMED_STEPS = 200
+PRECISION_TIMED_STEPS = 5  # per candidate precision, after the warm-up (medians: one slow step is noise)
 # Lightning's own cost per step (hooks, logging, progress bar), which the standalone step does not pay:
 # a tiny SimCLR step ran 7.7 ms standalone and 11.2 ms in the trainer here (12.7 / 16.8 ms logging every
 # step). Under 1 % of the main job's 0.5 s step; it matters only for tiny, fast steps.
@@ -125,6 +127,31 @@ def measure_run_cost(
     return RunCost(mean + TRAINER_STEP_SECONDS, fixed, tuple(periodic), len(times))
 
 
+def _device(cfg: RunConfig) -> torch.device:
+    gpu = cfg.train.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    return torch.device("cuda" if gpu else "cpu")
+
+
+def probe_step(
+    method: Method, dataset: Any, cfg: RunConfig, derived: Derived, device: torch.device
+) -> tuple[Method, Any, Callable[[int], None]]:
+    """A throwaway copy of ``method`` on ``device``, its optimizer, and ``step(i)``: one optimizer step of
+    it at ``derived.precision`` on the trainer's loader (data order from step 0), as the run does it."""
+    probe = copy.deepcopy(method).to(device).train()
+    optimizer = build_optimizer(probe, cfg.optim, derived.peak_lr)
+    driver = TrainStep(probe, cfg, derived)
+    batches = iter(step_loader(dataset, cfg, replace(derived, total_steps=derived.total_steps + 10**6)))
+
+    def step(i: int) -> None:
+        micro = [next(batches) for _ in range(cfg.train.accumulate)]
+        micro = [tuple(t.to(device, non_blocking=True) for t in raw) for raw in micro]
+        driver.run(optimizer, micro, i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return probe, optimizer, step
+
+
 def calibrate(
     method: Method,
     dataset: Any,
@@ -138,23 +165,10 @@ def calibrate(
     the trainer's loader (data order from step 0), checkpoints written atomically into ``scratch`` (the
     run's filesystem) and, with ``train.online_knn_every``, the run's ``OnlineKNN`` monitor ``knn`` (its
     data stays loaded for the run). The global RNG is restored afterwards: calibrating changes no result."""
-    device = torch.device(
-        "cuda" if cfg.train.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
-    )
+    device = _device(cfg)
     budget_s = 60 * cfg.train.time_budget_minutes
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        probe = copy.deepcopy(method).to(device).train()
-        optimizer = build_optimizer(probe, cfg.optim, derived.peak_lr)
-        driver = TrainStep(probe, cfg, derived)
-        batches = iter(step_loader(dataset, cfg, replace(derived, total_steps=derived.total_steps + 10**6)))
-
-        def step(i: int) -> None:
-            micro = [next(batches) for _ in range(cfg.train.accumulate)]
-            micro = [tuple(t.to(device, non_blocking=True) for t in raw) for raw in micro]
-            driver.run(optimizer, micro, i)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-
+        probe, optimizer, step = probe_step(method, dataset, cfg, derived, device)
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".calibration-") as tmp:
 
             def save() -> None:
@@ -169,6 +183,34 @@ def calibrate(
                 else None,
                 clock=clock,
             )  # fmt: skip
+
+
+def time_precisions(
+    method: Method,
+    dataset: Any,
+    cfg: RunConfig,
+    derived: Derived,
+    precisions: tuple[str, ...],
+    steps: int = PRECISION_TIMED_STEPS,
+    clock: Clock = time.perf_counter,
+) -> dict[str, float]:
+    """Median seconds of ``method``'s optimizer step at each of ``precisions`` (``selfsup.train.precision``
+    decides ``auto`` by it). One throwaway copy per precision; after ``WARMUP_STEPS`` untimed steps each,
+    the copies take turns step by step, so a change in the machine's load falls on all of them alike.
+    The global RNG is restored afterwards: timing changes no result."""
+    device = _device(cfg)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        steppers = {
+            p: probe_step(method, dataset, cfg, replace(derived, precision=p), device)[2] for p in precisions
+        }
+        for step in steppers.values():
+            for i in range(WARMUP_STEPS):
+                step(i)
+        times: dict[str, list[float]] = {p: [] for p in precisions}
+        for i in range(WARMUP_STEPS, WARMUP_STEPS + steps):
+            for p, step in steppers.items():
+                times[p].append(timed(lambda: step(i), clock))  # noqa: B023 (called at once)
+    return {p: statistics.median(t) for p, t in times.items()}
 
 
 def binding_limit(cfg: RunConfig, planned: Derived, budget_steps: int, cost: RunCost) -> str:

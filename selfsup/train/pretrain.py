@@ -36,14 +36,16 @@ from selfsup.train.atomic_io import (
     load_checkpoint_file,
     remove_stale_temporaries,
 )
-from selfsup.train.calibrate import RunCost, binding_limit, calibrate
+from selfsup.train.calibrate import RunCost, binding_limit, calibrate, time_precisions
 from selfsup.train.checkpoint import export_method, input_spec
 from selfsup.train.config import Derived, RunConfig, derive, warmup_cap_note
+from selfsup.train.config_loader import config_to_dict
 from selfsup.train.device_options import apply_memory_format
 from selfsup.train.divergence import DivergenceWarning, non_finite_stop
 from selfsup.train.fsdp import require_transformer_blocks
 from selfsup.train.lightning_module import LitMethod, NonFiniteLossError
 from selfsup.train.online_knn import OnlineKNN
+from selfsup.train.precision import MEASURED, measured_precision, measures_precision
 from selfsup.train.progress import StepProgressBar
 from selfsup.train.resume import check_resume_config, resume_run_dir, resumed_derived
 from selfsup.train.run_dir import (
@@ -87,6 +89,17 @@ class PretrainResult:
 def build_method(cfg: RunConfig, channels: int, image_size: int) -> Method:
     backbone = create_backbone(cfg.backbone, in_chans=channels, image_size=image_size, **cfg.backbone_kwargs)
     return create_method(cfg.method_name, backbone, cfg.method)
+
+
+def step_signature(cfg: RunConfig, channels: int, image_size: int) -> dict[str, Any]:
+    """What the cost of one training step depends on (the key of the measured ``precision: auto``)."""
+    config = config_to_dict(cfg)
+    return {
+        "method": cfg.method_name, "method_config": config["method"], "backbone": cfg.backbone,
+        "backbone_kwargs": config["backbone_kwargs"], "batch_size": cfg.train.batch_size,
+        "accumulate": cfg.train.accumulate, "channels": channels, "image_size": image_size,
+        "channels_last": cfg.train.channels_last, "compile": cfg.train.compile,
+    }  # fmt: skip
 
 
 def _world_size(cfg: RunConfig) -> int:
@@ -171,17 +184,25 @@ def _pretrain_in(
     elif inherited and (run_dir / "derived.json").is_file():
         # The same steps and schedule as rank 0 of this run chose.
         derived = load_derived(run_dir)
-    elif budget_s is not None:
-        if externally_launched():
-            raise ValueError(
-                "train.time_budget_minutes in a job whose ranks torchrun or SLURM started: each rank would "
-                "time its own steps and could choose a different step count (and hang); set "
-                "train.max_steps=N instead, or let Lightning start the ranks (train.devices=N)"
+    else:
+        if measures_precision(cfg.train.precision, cfg.train.accelerator) and not externally_launched():
+            precision, note = measured_precision(
+                step_signature(cfg, dataset.channels, image_size),
+                lambda: time_precisions(method, dataset, cfg, derived, MEASURED),
             )
-        cost = calibrate(method, dataset, cfg, derived, run_dir, *monitors[:1])
-        budget_steps = cost.steps_within(budget_s)
-        log.warning(binding_limit(cfg, derived, budget_steps, cost))
-        derived = derive(cfg, items, _world_size(cfg), budget_steps)
+            log.warning(note)
+            derived = replace(derived, precision=precision)
+        if budget_s is not None:
+            if externally_launched():
+                raise ValueError(
+                    "train.time_budget_minutes in a job whose ranks torchrun or SLURM started: each rank "
+                    "would time its own steps and could choose a different step count (and hang); set "
+                    "train.max_steps=N instead, or let Lightning start the ranks (train.devices=N)"
+                )
+            cost = calibrate(method, dataset, cfg, derived, run_dir, *monitors[:1])
+            budget_steps = cost.steps_within(budget_s)
+            log.warning(binding_limit(cfg, derived, budget_steps, cost))
+            derived = replace(derive(cfg, items, _world_size(cfg), budget_steps), precision=derived.precision)
     if not (resume or inherited) and (note := warmup_cap_note(cfg, derived)):
         log.warning(note)
     ckpt_dir = run_dir / "checkpoints"
