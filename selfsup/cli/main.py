@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         attention_masks_cmd,
         bench_cmd,
         compare_cmd,
+        configs_cmd,
         data_cmd,
         eval_cmd,
         export_cmd,
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     attention_masks_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
+    configs_cmd.add_parser(sub)
     return parser
 
 
