@@ -9,7 +9,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="pretrain several methods with the same budget and evaluate them alike",
-        description="Pretrain each METHOD from configs/<method>_<data>.yaml with the same wall-clock budget "
+        description="Pretrain each METHOD (shipped config <method>_<data>.yaml) with the same wall-clock budget "
         "(or step count), evaluate all with the same protocols, and write leaderboard.csv/.md to --out. "
         "Finished runs are reused when the command is run again (use --retrain to start over).",
     )
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", help="training time per method, e.g. 10m, 90s, 1h")
     p.add_argument("--steps", type=int, help="optimizer steps per method (instead of --budget)")
     p.add_argument("--out", default="compare", help="output folder (default ./compare)")
-    p.add_argument("--configs-dir", default="configs", help="folder with <method>_<data>.yaml configs")
+    p.add_argument("--configs-dir", help="folder of <method>_<data>.yaml (default: the shipped configs)")
     p.add_argument("--max-train", type=int, help="evaluate on the first N train images")
     p.add_argument("--max-test", type=int, help="evaluate on the first N test images")
     p.add_argument("--retrain", action="store_true", help="retrain methods that already have a finished run")

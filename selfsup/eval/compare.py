@@ -1,7 +1,7 @@
 """``selfsup compare``: pretrain several methods on the same data and budget, evaluate all alike.
 
-Each method is pretrained from its own config ``configs/<method>_<data>.yaml`` (or
-``configs/<method>_image_folder.yaml`` with ``data.root`` for a folder) with the same wall-clock
+Each method is pretrained from its own shipped config ``<method>_<data>.yaml`` (``selfsup.configs``; or
+``<method>_image_folder.yaml`` with ``data.root`` for a folder) with the same wall-clock
 budget (``train.time_budget_minutes``, step count calibrated at start) or the same step count, in
 a **separate process**: a method that crashes is reported in its row and the others go on, and a
 re-run reuses every finished run (an interrupted comparison loses at most the method in flight).
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
+from selfsup.configs import CONFIG_DIR
 from selfsup.eval.baselines import knn_val_and_test, random_init_copy
 from selfsup.eval.features import extract_features, raw_pixel_features
 from selfsup.eval.label_efficiency import label_subset
@@ -50,8 +51,10 @@ def parse_budget(text: str) -> float:
     return float(m.group(1)) * {"s": 1 / 60, "m": 1.0, "h": 60.0, "": 1.0}[m.group(2)]
 
 
-def find_config(configs_dir: Path, method: str, data: str) -> Path:
-    """``configs/<method>_<data>.yaml``; a folder dataset uses ``<method>_image_folder.yaml``."""
+def find_config(configs_dir: str | Path | None, method: str, data: str) -> Path:
+    """``<method>_<data>.yaml`` in ``configs_dir`` (None: the configs shipped in the package, so it works
+    from any directory); a folder dataset uses ``<method>_image_folder.yaml``."""
+    configs_dir = CONFIG_DIR if configs_dir is None else Path(configs_dir)
     stem = "image_folder" if data in ("folder", "image_folder") else data
     path = configs_dir / f"{method}_{stem}.yaml"
     if not path.is_file():
@@ -136,7 +139,7 @@ def compare(
     budget_minutes: float | None = None,
     steps: int | None = None,
     root: str | None = None,
-    configs_dir: str | Path = "configs",
+    configs_dir: str | Path | None = None,
     overrides: Sequence[str] = (),
     max_train: int | None = None,
     max_test: int | None = None,
@@ -149,7 +152,7 @@ def compare(
         raise ValueError("give exactly one of a time budget (--budget 10m) or a step count (--steps N)")
     if len(set(methods)) != len(methods) or not methods:
         raise ValueError(f"methods must be distinct and non-empty, got {list(methods)}")
-    out, configs_dir = Path(out_dir), Path(configs_dir)
+    out = Path(out_dir)
     configs = {m: find_config(configs_dir, m, data) for m in methods}  # fail before any training
     budget = (
         [f"train.time_budget_minutes={budget_minutes}"] if budget_minutes else [f"train.max_steps={steps}"]

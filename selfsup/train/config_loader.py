@@ -17,6 +17,7 @@ from typing import Any, Union
 
 import yaml
 
+from selfsup.configs import resolve_config
 from selfsup.registry import method_class
 from selfsup.train.config import RunConfig
 
@@ -190,12 +191,17 @@ def run_config_from_dict(tree: dict[str, Any]) -> RunConfig:
 def load_run_config(
     path: str | Path | None = None, overrides: list[str] | None = None, method: str | None = None
 ) -> RunConfig:
-    """Load a YAML file (optional), apply ``key=value`` overrides, validate strictly."""
+    """Load a YAML file (optional), apply ``key=value`` overrides, validate strictly.
+
+    ``path`` may be a bare name (``simclr_fashion_mnist`` or ``simclr_fashion_mnist.yaml``, no path
+    separator, no such file here): the config shipped in the package (``selfsup configs list``)."""
     tree: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
+        path = resolve_config(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist; see configs/ for examples")
+            raise FileNotFoundError(
+                f"config file {path} does not exist; `selfsup configs list` shows the shipped ones"
+            )
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:

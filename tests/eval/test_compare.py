@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from selfsup.cli.main import main
+from selfsup.configs import CONFIG_DIR
 from selfsup.data.splits import stratified_split
 from selfsup.eval.compare import LeaderboardRow, find_config, format_leaderboard, parse_budget, score_features
 from selfsup.eval.protocol import EvalData
@@ -35,6 +39,18 @@ def test_find_config_lists_what_exists(tmp_path: Path) -> None:
     assert find_config(tmp_path, "simclr", "digits") == tmp_path / "simclr_digits.yaml"
     with pytest.raises(FileNotFoundError, match=r"\['simclr'\]"):
         find_config(tmp_path, "dino", "digits")
+
+
+def test_the_shipped_configs_are_found_from_an_empty_directory(tmp_path: Path) -> None:
+    code = (
+        "from selfsup.eval.compare import find_config; print(find_config(None, 'rotation', 'fashion_mnist'))"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    path = Path(out.stdout.strip())
+    assert path.is_file() and path.parent == CONFIG_DIR and path.name == "rotation_fashion_mnist.yaml"
+    assert not any(tmp_path.iterdir())
 
 
 def test_score_features_on_separable_features() -> None:
