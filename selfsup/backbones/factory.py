@@ -66,15 +66,20 @@ def create_backbone(name: str, in_chans: int = 3, image_size: int | None = None,
 
         backbone = TimmBackbone(name[len("timm:") :], in_chans=in_chans, image_size=image_size, **kwargs)
     elif name.startswith("lab:"):  # RGB in, Lab inside: colorization / split-brain encoders
-        from selfsup.backbones.lab_input import LabInputBackbone
+        from selfsup.backbones.lab_input import LabInputBackbone, branch_channels
 
-        backbone = LabInputBackbone(name[len("lab:") :], in_chans=in_chans, image_size=image_size, **kwargs)
+        groups = kwargs.pop("groups", ("l",))
+        branches = [
+            create_backbone(name[len("lab:") :], in_chans=c, image_size=image_size, **kwargs)
+            for c in branch_channels(groups, in_chans)
+        ]
+        backbone = LabInputBackbone(branches, groups)
     elif name.startswith("patchgrid:"):  # CPC: a patch encoder over an overlapping grid, latents averaged
         from selfsup.backbones.patch_grid import PatchGridBackbone
 
-        backbone = PatchGridBackbone(
-            name[len("patchgrid:") :], in_chans=in_chans, image_size=image_size, **kwargs
-        )
+        grid = {k: kwargs.pop(k) for k in ("patch_size", "patch_stride") if k in kwargs}
+        inner = create_backbone(name[len("patchgrid:") :], in_chans=in_chans, image_size=image_size, **kwargs)
+        backbone = PatchGridBackbone(inner, **grid)
     elif name.startswith("tv:"):
         from selfsup.backbones.torchvision_adapter import TorchvisionBackbone
 

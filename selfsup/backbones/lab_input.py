@@ -10,9 +10,9 @@ this wrapper converts them itself:
 - ``forward``: the branches' pooled features concatenated, ``[B, sum_i D_i]``;
 - ``forward_tokens``: their tokens concatenated along the feature axis (same grid).
 
-Every branch is ``create_backbone(inner, in_chans=len(group), image_size, **inner_kwargs)``; the
-spec is ``{"name": "lab:" + inner, "kwargs": {"groups": [...], "in_chans": 3, "image_size": ...,
-**inner_kwargs}}``, which ``create_backbone`` rebuilds once it routes ``lab:`` names here.
+The branches are backbones of one architecture ``inner`` built with each group's channel count
+(``create_backbone("lab:" + inner, groups=[...], ...)`` builds them); the spec is ``{"name": "lab:" +
+inner, "kwargs": {"groups": [...], "in_chans": 3, "image_size": ..., **inner_kwargs}}``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,21 @@ from torch import Tensor, nn
 from selfsup.backbones.base import Backbone
 from selfsup.views.lab import normalize_ab, normalize_l, rgb_to_lab
 
-__all__ = ["GROUP_CHANNELS", "LabInputBackbone", "lab_backbone_like", "lab_groups_input"]
+__all__ = ["GROUP_CHANNELS", "LabInputBackbone", "branch_channels", "lab_groups_input"]
 
 GROUP_CHANNELS = {"l": 1, "ab": 2}
+
+
+def branch_channels(groups: Sequence[str], in_chans: int = 3) -> list[int]:
+    """The input channels of each group's branch; an error naming the fix for a bad request."""
+    if in_chans != 3:
+        raise ValueError(
+            f"a Lab-input encoder takes RGB images (in_chans=3), got in_chans={in_chans}; "
+            "colorization needs color data such as data.name=stamps or an image folder"
+        )
+    if not groups or any(g not in GROUP_CHANNELS for g in groups) or len(set(groups)) != len(groups):
+        raise ValueError(f"groups must be distinct names from {list(GROUP_CHANNELS)}, got {list(groups)}")
+    return [GROUP_CHANNELS[g] for g in groups]
 
 
 def lab_groups_input(lab: Tensor, group: str) -> Tensor:
@@ -40,41 +52,32 @@ def lab_groups_input(lab: Tensor, group: str) -> Tensor:
     raise ValueError(f"Lab channel group must be 'l' or 'ab', got {group!r}")
 
 
+def _architecture(branch: Backbone) -> tuple[str, dict[str, Any]]:
+    return branch.spec["name"], {k: v for k, v in branch.spec["kwargs"].items() if k != "in_chans"}
+
+
 class LabInputBackbone(Backbone):
-    """One ``inner`` backbone per Lab channel group; see the module docstring."""
+    """One branch per Lab channel group, all of one architecture; see the module docstring."""
 
-    def __init__(
-        self,
-        inner: str,
-        groups: Sequence[str] = ("l",),
-        in_chans: int = 3,
-        image_size: int | None = None,
-        **inner_kwargs: Any,
-    ) -> None:
-        super().__init__(in_chans)
-        from selfsup.backbones.factory import create_backbone
-
-        if in_chans != 3:
-            raise ValueError(
-                f"a Lab-input encoder takes RGB images (in_chans=3), got in_chans={in_chans}; "
-                "colorization needs color data such as data.name=stamps or an image folder"
-            )
+    def __init__(self, branches: Sequence[Backbone], groups: Sequence[str] = ("l",)) -> None:
+        super().__init__(3)
         groups = [str(g) for g in groups]
-        if not groups or any(g not in GROUP_CHANNELS for g in groups) or len(set(groups)) != len(groups):
-            raise ValueError(f"groups must be distinct names from {list(GROUP_CHANNELS)}, got {groups}")
+        if [b.in_chans for b in branches] != branch_channels(groups):
+            raise ValueError(f"need one branch per group {groups} taking {branch_channels(groups)} channels")
+        name, inner_kwargs = _architecture(branches[0])
+        if any(_architecture(b) != (name, inner_kwargs) for b in branches):
+            raise ValueError("all branches must have one architecture (spec name and kwargs)")
         self.groups = groups
-        self.branches = nn.ModuleList(
-            create_backbone(inner, in_chans=GROUP_CHANNELS[g], image_size=image_size, **inner_kwargs)
-            for g in groups
-        )
+        self.branches = nn.ModuleList(branches)
         strides = {b.patch_size for b in self.branches}
         if len(strides) != 1:
             raise ValueError(f"all branches must share one patch size / stride, got {sorted(strides)}")
         self.patch_size = strides.pop()
         self.num_features = sum(b.num_features for b in self.branches)
         self.token_dim = sum(b.token_dim for b in self.branches)
+        image_size = inner_kwargs.pop("image_size", None)
         self._set_spec(
-            "lab:" + inner, {"groups": groups, "in_chans": in_chans, "image_size": image_size, **inner_kwargs}
+            "lab:" + name, {"groups": groups, "in_chans": 3, "image_size": image_size, **inner_kwargs}
         )
 
     def branch_inputs(self, rgb: Tensor) -> list[Tensor]:
@@ -88,14 +91,3 @@ class LabInputBackbone(Backbone):
     def _forward_tokens(self, x: Tensor) -> Tensor:
         inputs = self.branch_inputs(x)
         return torch.cat([b.forward_tokens(i) for b, i in zip(self.branches, inputs, strict=True)], dim=2)
-
-
-def lab_backbone_like(backbone: Backbone, groups: Sequence[str]) -> LabInputBackbone:
-    """A ``LabInputBackbone`` whose branches have ``backbone``'s architecture (from its ``spec``)."""
-    spec = backbone.spec
-    kwargs = dict(spec["kwargs"])
-    kwargs.pop("in_chans", None)
-    image_size = kwargs.pop("image_size", None)
-    if spec["name"].startswith("lab:"):
-        raise ValueError("the backbone is already a Lab-input encoder; pass the plain architecture")
-    return LabInputBackbone(spec["name"], groups, in_chans=backbone.in_chans, image_size=image_size, **kwargs)

@@ -10,12 +10,10 @@ wrapper does the same cut:
 - ``forward_tokens``: the grid of latents as tokens ``[B, Gh·Gw, D]`` (row-major).
 
 The spec is ``{"name": "patchgrid:" + inner, "kwargs": {"patch_size", "patch_stride", "in_chans",
-"image_size", **inner_kwargs}}``, which ``create_backbone`` routes back here.
+"image_size", **inner_kwargs}}`` (from the inner encoder's spec), which ``create_backbone`` rebuilds.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from torch import Tensor
 
@@ -28,35 +26,20 @@ __all__ = ["PatchGridBackbone"]
 class PatchGridBackbone(Backbone):
     """Mean of ``inner``'s latents over the ``patch_size`` / ``patch_stride`` grid of each image."""
 
-    def __init__(
-        self,
-        inner: str | Backbone,
-        patch_size: int,
-        patch_stride: int,
-        in_chans: int = 3,
-        image_size: int | None = None,
-        **inner_kwargs: Any,
-    ) -> None:
-        super().__init__(in_chans)
-        if isinstance(inner, Backbone):  # wrap an existing encoder, sharing its parameters
-            spec = inner.spec
-            name, inner_kwargs = spec["name"], {k: v for k, v in spec["kwargs"].items() if k != "in_chans"}
-            image_size = inner_kwargs.pop("image_size", image_size)
-            self.inner = inner
-        else:
-            from selfsup.backbones.factory import create_backbone
-
-            name = inner
-            self.inner = create_backbone(inner, in_chans=in_chans, image_size=image_size, **inner_kwargs)
+    def __init__(self, inner: Backbone, patch_size: int, patch_stride: int) -> None:
+        super().__init__(inner.in_chans)
         if patch_size < 1 or patch_stride < 1:
             raise ValueError(f"patch_size and patch_stride must be >= 1, got {patch_size}, {patch_stride}")
+        self.inner = inner  # wrapped, parameters shared
         self.grid_patch_size, self.patch_stride = patch_size, patch_stride
         self.patch_size = patch_stride  # tokens are one per grid cell, patch_stride pixels apart
         self.num_features = self.inner.num_features
         self.token_dim = self.inner.num_features
+        inner_kwargs = {k: v for k, v in inner.spec["kwargs"].items() if k != "in_chans"}
+        image_size = inner_kwargs.pop("image_size", None)
         self._set_spec(
-            "patchgrid:" + name,
-            {"patch_size": patch_size, "patch_stride": patch_stride, "in_chans": in_chans,
+            "patchgrid:" + inner.spec["name"],
+            {"patch_size": patch_size, "patch_stride": patch_stride, "in_chans": inner.in_chans,
              "image_size": image_size, **inner_kwargs},
         )  # fmt: skip
 

@@ -100,9 +100,7 @@ class CPC(Method):
         super().__init__(backbone, config)
         # Evaluation and export see whole images: the encoder they get cuts the same patch grid and
         # averages the patch latents (Hénaff et al. 2019, §4.1); training uses the patch encoder inside.
-        self.encoder = PatchGridBackbone(
-            backbone, config.patch_size, config.stride, in_chans=backbone.in_chans
-        )
+        self.encoder = PatchGridBackbone(backbone, config.patch_size, config.stride)
         width = backbone.num_features
         ctx = config.context_dim or width
         self.context = MaskedContext2d(width, ctx, layers=config.context_layers)

@@ -17,12 +17,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from selfsup.backbones.lab_input import lab_backbone_like
+from selfsup.backbones import Backbone, create_backbone
 from selfsup.methods.base import Method, view_generator
 from selfsup.nn.distributed import all_reduce_sum
 from selfsup.types import Batch
 from selfsup.views import random_crop_flip
 from selfsup.views.ab_bins import empirical_prior, in_gamut_ab_bins, rebalance_weights, smooth_prior
+
+
+def lab_backbone_like(backbone: Backbone, groups: Sequence[str]) -> Backbone:
+    """A ``LabInputBackbone`` whose branches have ``backbone``'s architecture (from its ``spec``)."""
+    name, kwargs = backbone.spec["name"], dict(backbone.spec["kwargs"])
+    if name.startswith("lab:"):
+        raise ValueError("the backbone is already a Lab-input encoder; pass the plain architecture")
+    kwargs["in_chans"] = backbone.in_chans
+    return create_backbone("lab:" + name, groups=list(groups), **kwargs)
 
 
 class LabPretextMethod(Method):

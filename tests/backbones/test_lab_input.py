@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from selfsup.backbones import create_backbone
-from selfsup.backbones.lab_input import LabInputBackbone, lab_backbone_like
+from selfsup.methods.lab_base import lab_backbone_like
 
 
 def test_spec_rebuilds_the_same_architecture() -> None:
@@ -14,7 +14,7 @@ def test_spec_rebuilds_the_same_architecture() -> None:
     enc = lab_backbone_like(base, ["l", "ab"])
     spec = enc.spec
     assert spec["name"] == "lab:resnet_small" and spec["kwargs"]["groups"] == ["l", "ab"]
-    again = LabInputBackbone(spec["name"].removeprefix("lab:"), **spec["kwargs"])
+    again = create_backbone(spec["name"], **spec["kwargs"])
     again.load_state_dict(enc.state_dict())  # strict: same keys and shapes
     x = torch.rand(2, 3, 16, 16)
     enc.eval(), again.eval()
@@ -25,9 +25,9 @@ def test_spec_rebuilds_the_same_architecture() -> None:
 
 def test_errors_name_the_fix() -> None:
     with pytest.raises(ValueError, match="in_chans=3"):
-        LabInputBackbone("resnet_small", ["l"], in_chans=1)
+        create_backbone("lab:resnet_small", groups=["l"], in_chans=1)
     with pytest.raises(ValueError, match="groups"):
-        LabInputBackbone("resnet_small", ["l", "l"])
-    enc = LabInputBackbone("resnet_small", ["l"], width=4, depths=[1])
+        create_backbone("lab:resnet_small", groups=["l", "l"])
+    enc = create_backbone("lab:resnet_small", groups=["l"], width=4, depths=[1])
     with pytest.raises(ValueError, match="already a Lab-input"):
         lab_backbone_like(enc, ["l"])

@@ -16,7 +16,7 @@ def _inner():
 
 def test_pooled_is_the_mean_over_the_patch_grid() -> None:
     inner = _inner()
-    enc = PatchGridBackbone(inner, patch_size=8, patch_stride=4, in_chans=1).eval()
+    enc = PatchGridBackbone(inner, patch_size=8, patch_stride=4).eval()
     x = torch.randn(2, 1, 16, 16)
     # Naive reference: every 8x8 window at stride 4 (a 3x3 grid), row-major.
     windows = [x[:, :, i : i + 8, j : j + 8] for i in (0, 4, 8) for j in (0, 4, 8)]
@@ -28,7 +28,7 @@ def test_pooled_is_the_mean_over_the_patch_grid() -> None:
 
 
 def test_export_round_trip(tmp_path) -> None:
-    enc = PatchGridBackbone(_inner(), patch_size=8, patch_stride=4, in_chans=1).eval()
+    enc = PatchGridBackbone(_inner(), patch_size=8, patch_stride=4).eval()
     path = export_encoder(enc, tmp_path / "cpc", method="cpc", image_size=16)
     loaded = load_encoder(path).eval()
     assert loaded.spec["name"] == "patchgrid:resnet_small"
