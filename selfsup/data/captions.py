@@ -191,9 +191,9 @@ def stamps_captions(
     split: str = "train", root: str | None = None, image_size: int = 64, context_length: int = CONTEXT_LENGTH
 ) -> CaptionDataset:
     """The photo stamps of ``split`` with their English captions; stamps without one are skipped."""
-    from selfsup.data.factory import create_dataset
+    from selfsup.data.stamps import Stamps
 
-    ds = create_dataset("stamps", split, root=root, image_size=image_size)
+    ds = Stamps(root=root, split=split, image_size=image_size)
     keep = [i for i, r in enumerate(ds.records) if r.caption.strip()]
     report_bad(
         f"stamps {split}", [f"empty caption for {r.path}" for r in ds.records if not r.caption.strip()]
