@@ -24,13 +24,21 @@ from selfsup.backbones import create_backbone
 from selfsup.backbones.safe_spec import check_backbone_spec
 
 FORMAT_VERSION = 1
+SUFFIXES = (".timm.safetensors", ".safetensors", ".json")
 
 
 def _paths(path: str | Path) -> tuple[Path, Path]:
+    """``PATH.safetensors`` and ``PATH.json``: the whole name is kept (``enc.v1.5`` -> ``enc.v1.5.json``);
+    a trailing ``.safetensors``, ``.timm.safetensors`` or ``.json`` names the same export."""
     path = Path(path)
-    if path.suffix in (".safetensors", ".json"):
-        path = path.with_suffix("")
-    return path.with_suffix(".safetensors"), path.with_suffix(".json")
+    name = next((path.name[: -len(s)] for s in SUFFIXES if path.name.endswith(s)), path.name)
+    return path.with_name(name + ".safetensors"), path.with_name(name + ".json")
+
+
+def export_files(path: str | Path) -> list[Path]:
+    """Every file an export to ``path`` may write: weights, the timm-named weights and the JSON."""
+    weights, meta = _paths(path)
+    return [weights, weights.with_suffix(".timm.safetensors"), meta]
 
 
 def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Path:
@@ -44,9 +52,12 @@ def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Pat
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
     save_file(state, str(weights))
+    timm_path = weights.with_suffix(".timm.safetensors")
     if hasattr(encoder, "timm_state_dict"):
         timm_state = {k: v.detach().contiguous().cpu() for k, v in encoder.timm_state_dict().items()}
-        save_file(timm_state, str(weights.with_suffix(".timm.safetensors")))
+        save_file(timm_state, str(timm_path))
+    else:
+        timm_path.unlink(missing_ok=True)  # a stale one from an earlier export to the same path
     meta = {
         "format_version": FORMAT_VERSION,
         "backbone": spec,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from selfsup.backbones import create_backbone
-from selfsup.export import export_encoder, load_encoder
+from selfsup.export import export_encoder, export_files, load_encoder
 
 
 @pytest.fixture
@@ -44,6 +44,26 @@ def test_a_timm_export_with_architecture_kwargs_round_trips(tmp_path):
     weights = export_encoder(encoder, tmp_path / "vit")
     x = torch.randn(2, 1, 16, 16)
     torch.testing.assert_close(load_encoder(weights)(x), encoder.eval()(x))
+
+
+def test_a_dotted_name_is_kept_whole_and_a_stale_timm_file_goes(tmp_path):
+    vit = create_backbone(
+        "timm:vit_tiny_patch16_224", in_chans=1, image_size=8, patch_size=4, embed_dim=8, depth=1, num_heads=1
+    )
+    base = tmp_path / "out" / "name.v1.5"
+    weights, timm_weights, meta = export_files(base)
+    assert export_encoder(vit, base) == weights == tmp_path / "out" / "name.v1.5.safetensors"
+    assert sorted(p.name for p in base.parent.iterdir()) == sorted(
+        p.name for p in (weights, timm_weights, meta)
+    )
+    assert meta.name == "name.v1.5.json" and timm_weights.name == "name.v1.5.timm.safetensors"
+    for same in (base, weights, meta, timm_weights):
+        assert export_files(same) == [weights, timm_weights, meta]
+    cnn = create_backbone("resnet_small", in_chans=1, image_size=8, width=4, depths=[1, 1, 1, 1])
+    export_encoder(cnn, weights)  # re-exported without a timm model: no stale timm-named weights left
+    assert sorted(p.name for p in base.parent.iterdir()) == ["name.v1.5.json", "name.v1.5.safetensors"]
+    x = torch.randn(2, 1, 8, 8)
+    torch.testing.assert_close(load_encoder(base)(x), cnn.eval()(x))
 
 
 @pytest.mark.parametrize(
