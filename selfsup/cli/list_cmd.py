@@ -1,8 +1,15 @@
-"""``selfsup list [--backbones PATTERN]``: the registered methods, backbone families and datasets."""
+"""``selfsup list [--backbones PATTERN]``: the registered methods, backbone families and datasets.
+
+The plain listing stays light: method names are read from the method modules' ``@register_method``
+lines instead of importing them (and timm / torchvision with them); ``--backbones`` imports both.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+
+REGISTER = re.compile(r"""^@register_method\(\s*["'](\w+)["']""", re.M)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,20 +20,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def builtin_methods() -> list[str]:
+    """The names ``selfsup.methods`` registers, without importing it; plus any registered already."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    from selfsup.registry import _METHODS
+
+    folders = find_spec("selfsup.methods").submodule_search_locations or []
+    sources = (p.read_text(encoding="utf-8") for f in folders for p in Path(f).glob("*.py"))
+    return sorted({name for text in sources for name in REGISTER.findall(text)} | set(_METHODS))
+
+
 def run(args: argparse.Namespace) -> int:
-    from selfsup.backbones import list_backbones
+    from selfsup.backbones.factory import _SMALL_NETS
     from selfsup.data import list_datasets
-    from selfsup.registry import list_methods
 
     if args.backbones:
+        from selfsup.backbones import list_backbones
+
         print("\n".join(list_backbones(args.backbones)))
         return 0
-    names = list_backbones()
-    own = [n for n in names if ":" not in n]
-    tv = sum(n.startswith("tv:") for n in names)
-    timm = sum(n.startswith("timm:") for n in names)
-    print("methods:   " + ", ".join(list_methods()))
-    print(f"backbones: {', '.join(own)}, tv:<name> ({tv} models), timm:<name> ({timm} models)")
+    print("methods:   " + ", ".join(builtin_methods()))
+    print(f"backbones: {', '.join(sorted(_SMALL_NETS))}, tv:<torchvision model>, timm:<timm model>")
     print("           (see them with `selfsup list --backbones 'timm:vit*'`)")
     print("datasets:  " + ", ".join(list_datasets()))
     return 0
