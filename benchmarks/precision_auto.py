@@ -17,11 +17,11 @@ import argparse
 import torch
 
 from selfsup.data import create_dataset
+from selfsup.train.build import build_method
 from selfsup.train.calibrate import time_precisions
 from selfsup.train.config import derive
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.precision import MEASURED, cpu_has_native_bf16, cpu_model
-from selfsup.train.pretrain import build_method
 
 DEFAULT = ("simclr_fashion_mnist", "moco_fashion_mnist", "mae_fashion_mnist", "dino_fashion_mnist")
 

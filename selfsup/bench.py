@@ -126,11 +126,11 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     """
     from selfsup.data import collate_batched, create_dataset
     from selfsup.train.allocator import keep_freed_memory
+    from selfsup.train.build import build_method
     from selfsup.train.config import derive
     from selfsup.train.device_options import apply_memory_format, compile_method
     from selfsup.train.optimizers import build_optimizer
     from selfsup.train.precision import resolve_precision
-    from selfsup.train.pretrain import build_method
     from selfsup.train.step import TrainStep
 
     keep_freed_memory()

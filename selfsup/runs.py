@@ -150,8 +150,8 @@ def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> 
     """
     import torch
 
+    from selfsup.train.build import build_method, input_spec
     from selfsup.train.config_loader import load_run_config
-    from selfsup.train.pretrain import build_method
     from selfsup.train.run_dir import run_dir_of_checkpoint
 
     run_dir = run_dir_of_checkpoint(checkpoint)
@@ -172,7 +172,6 @@ def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> 
         method = build_method(cfg, spec.channels, spec.image_size)
     else:
         from selfsup.data import create_dataset
-        from selfsup.train.checkpoint import input_spec
 
         data = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
         size = cfg.data.image_size or data.image_size[0]

@@ -12,8 +12,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from selfsup.bench import bench
 from selfsup.cli.main import main
 from selfsup.registry import list_methods
+from selfsup.train.build import build_method
 from selfsup.train.config_loader import load_run_config
-from selfsup.train.pretrain import build_method
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,10 +19,10 @@ from torch import Tensor, nn
 
 from selfsup.data import collate_batched
 from selfsup.train.allocator import keep_freed_memory
+from selfsup.train.build import build_method
 from selfsup.train.config import derive
 from selfsup.train.device_options import apply_memory_format
 from selfsup.train.optimizers import build_optimizer
-from selfsup.train.pretrain import build_method
 from selfsup.train.step import TrainStep
 
 

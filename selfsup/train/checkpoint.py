@@ -6,23 +6,10 @@ from pathlib import Path
 
 from selfsup.export import export_encoder
 from selfsup.methods.base import Method
+from selfsup.train.build import input_spec
 from selfsup.train.config import RunConfig
 from selfsup.train.config_loader import config_to_dict
 from selfsup.train.fsdp import is_sharded
-from selfsup.types import InputSpec
-
-
-def input_spec(method: Method, cfg: RunConfig, image_size: int) -> InputSpec:
-    """What the run's encoder is fed: size, channels, the views' normalization, the training data."""
-    mean, std = method.normalization()
-    return InputSpec(
-        image_size=int(image_size),
-        channels=int(method.encoder.in_chans),
-        mean=None if mean is None else tuple(mean),
-        std=None if std is None else tuple(std),
-        dataset=cfg.data.name,
-        root=cfg.data.root,
-    )
 
 
 def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, steps: int) -> Path:

@@ -25,10 +25,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from selfsup.backbones import create_backbone
 from selfsup.data import create_dataset
 from selfsup.methods.base import Method
-from selfsup.registry import create_method
 from selfsup.train.allocator import keep_freed_memory
 from selfsup.train.atomic_io import (
     AtomicCheckpointIO,
@@ -36,8 +34,9 @@ from selfsup.train.atomic_io import (
     load_checkpoint_file,
     remove_stale_temporaries,
 )
+from selfsup.train.build import build_method, input_spec
 from selfsup.train.calibrate import RunCost, binding_limit, calibrate, time_precisions
-from selfsup.train.checkpoint import export_method, input_spec
+from selfsup.train.checkpoint import export_method
 from selfsup.train.config import Derived, RunConfig, derive, warmup_cap_note
 from selfsup.train.config_loader import config_to_dict
 from selfsup.train.device_options import apply_memory_format
@@ -84,11 +83,6 @@ class PretrainResult:
     method: Method
     derived: Derived
     global_rank: int
-
-
-def build_method(cfg: RunConfig, channels: int, image_size: int) -> Method:
-    backbone = create_backbone(cfg.backbone, in_chans=channels, image_size=image_size, **cfg.backbone_kwargs)
-    return create_method(cfg.method_name, backbone, cfg.method)
 
 
 def step_signature(cfg: RunConfig, channels: int, image_size: int) -> dict[str, Any]:

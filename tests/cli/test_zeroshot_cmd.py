@@ -11,9 +11,9 @@ from selfsup.cli.main import main
 from selfsup.cli.zeroshot_cmd import load_clip_checkpoint, parse_list
 from selfsup.data.captions import fashion_mnist_captions
 from selfsup.eval.zeroshot import zeroshot_classify
+from selfsup.train.build import build_method
 from selfsup.train.config import derive
 from selfsup.train.config_loader import load_run_config
-from selfsup.train.pretrain import build_method
 from selfsup.train.run_dir import save_run_files
 
 TINY = [

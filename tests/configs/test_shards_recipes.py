@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
+from selfsup.train.build import build_method
 from selfsup.train.config_loader import load_run_config
-from selfsup.train.pretrain import build_method
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from selfsup.methods.base import Method
+from selfsup.train.build import build_method
 from selfsup.train.config_loader import load_run_config
-from selfsup.train.pretrain import build_method
 from selfsup.types import Progress
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"

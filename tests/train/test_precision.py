@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from selfsup.train import precision as prec
+from selfsup.train.build import build_method
 from selfsup.train.calibrate import time_precisions
 from selfsup.train.config import derive
-from selfsup.train.pretrain import build_method, pretrain
+from selfsup.train.pretrain import pretrain
 from selfsup.train.run_dir import load_derived
-
 from tests.train.test_pretrain import tiny_config
 
 SIGNATURE = {"method": "simclr", "batch_size": 32}
@@ -37,7 +37,9 @@ def test_the_faster_precision_is_chosen_timed_once_and_cached(cache):
     time_steps, calls = timer({"32-true": 0.1, "bf16-mixed": 0.2})
     choice, note = prec.measured_precision(SIGNATURE, time_steps)
     assert choice == "32-true" and calls == [1]
-    assert "chose 32-true" in note and "0.1 s at 32-true vs 0.2 s at bf16-mixed" in note and "timed now" in note
+    assert (
+        "chose 32-true" in note and "0.1 s at 32-true vs 0.2 s at bf16-mixed" in note and "timed now" in note
+    )
     assert cache.is_file()
     again, note = prec.measured_precision(SIGNATURE, time_steps)
     assert again == "32-true" and calls == [1] and f"cached in {cache}" in note
@@ -94,13 +96,17 @@ def test_a_run_records_the_measured_choice_and_a_resume_keeps_it(tmp_path, monke
     import selfsup.train.pretrain as pretrain_module
 
     monkeypatch.setattr(pretrain_module, "measures_precision", lambda *a: True)
-    monkeypatch.setattr(pretrain_module, "time_precisions", lambda *a, **k: {"32-true": 0.1, "bf16-mixed": 0.5})
+    monkeypatch.setattr(
+        pretrain_module, "time_precisions", lambda *a, **k: {"32-true": 0.1, "bf16-mixed": 0.5}
+    )
     cfg = tiny_config(tmp_path, "train.max_steps=4", "train.precision=auto", "train.run_name=r")
     with caplog.at_level(logging.WARNING):
         result = pretrain(cfg)
     assert load_derived(result.run_dir).precision == "32-true"
     assert any("train.precision=auto chose 32-true" in r.getMessage() for r in caplog.records)
-    monkeypatch.setattr(pretrain_module, "time_precisions", lambda *a, **k: {"32-true": 0.9, "bf16-mixed": 0.1})
+    monkeypatch.setattr(
+        pretrain_module, "time_precisions", lambda *a, **k: {"32-true": 0.9, "bf16-mixed": 0.1}
+    )
     longer = tiny_config(tmp_path, "train.max_steps=6", "train.precision=auto", "train.run_name=r")
     resumed = pretrain(longer, resume=result.run_dir / "checkpoints" / "last.ckpt")
     assert resumed.derived.precision == "32-true"  # the run's own choice, not a new measurement

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from selfsup.data import create_dataset
+from selfsup.train.build import build_method
 from selfsup.train.config import derive
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.optimizers import build_optimizer
-from selfsup.train.pretrain import build_method, pretrain
+from selfsup.train.pretrain import pretrain
 from selfsup.train.sampler import step_loader
 from selfsup.train.step import TrainStep, attach_inputs
 from selfsup.types import Batch
