@@ -10,7 +10,7 @@ order, changing one thing:
                       collapse, the teacher entropy rises to ~log K.
 
 In both collapsed runs the student matches the teacher, so ``KL(teacher || student) → 0``. The monitors
-are the ones ``selfsup.methods.dino`` logs every step (``selfsup.train.collapse``); the table shows their
+are the ones ``selfsup.methods.dino`` logs every step (``selfsup.monitors.collapse``); the table shows their
 mean over the last 10 steps, the collapse status, and the kNN accuracy of the teacher backbone (k = 20,
 T = 0.07) on a slice of the test set.
 
@@ -31,7 +31,7 @@ from selfsup.data import create_dataset, dataset_to_tensors
 from selfsup.eval.features import extract_features
 from selfsup.eval.knn import knn_accuracy
 from selfsup.methods.dino import DINO, DINOConfig
-from selfsup.train.collapse import collapse_status
+from selfsup.monitors.collapse import collapse_status
 from selfsup.types import Progress
 
 VARIANTS = {

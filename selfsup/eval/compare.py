@@ -35,7 +35,7 @@ from selfsup.eval.features import extract_features, raw_pixel_features
 from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
 from selfsup.eval.protocol import EvalData, load_eval_data
-from selfsup.eval.quality import rankme, uniformity
+from selfsup.monitors.quality import rankme, uniformity
 from selfsup.runs import input_spec_of
 from selfsup.train.train_stats import load_train_stats
 

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from selfsup.eval.features import preprocess_for_eval
 from selfsup.nn.dropout import max_drop_path
-from selfsup.train.schedules import warmup_cosine
+from selfsup.schedules import warmup_cosine
 from selfsup.types import Progress
 from selfsup.views import normalize, random_resized_crop, to_float
 

@@ -20,7 +20,7 @@ Schedules, all pure functions of ``Progress`` (so resume is exact):
 
 DINO's kNN / linear results evaluate the **teacher** backbone (§4: "the teacher performs better"), so
 ``method.encoder`` — what evaluation, online kNN and export receive — is the teacher by default
-(``eval_encoder: student`` swaps). Collapse monitors (``selfsup.train.collapse``) are logged every step:
+(``eval_encoder: student`` swaps). Collapse monitors (``selfsup.monitors.collapse``) are logged every step:
 teacher entropy, batch-mean entropy, KL(teacher || student), std of normalized teacher features and a
 status code, with a warning when the run collapses.
 """
@@ -35,11 +35,7 @@ from torch import Tensor, nn
 
 from selfsup.losses.dino import DINOLoss, dino_cross_entropy
 from selfsup.methods.base import Method, MethodConfig
-from selfsup.nn.dino_head import DINOHead
-from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
-from selfsup.nn.grad_clip import clip_grad_norm_per_parameter_
-from selfsup.registry import register_method
-from selfsup.train.collapse import (
+from selfsup.monitors.collapse import (
     STATUS_CODES,
     CollapseMonitor,
     collapse_status,
@@ -48,7 +44,11 @@ from selfsup.train.collapse import (
     marginal_entropy,
     mean_entropy,
 )
-from selfsup.train.schedules import linear_warmup
+from selfsup.nn.dino_head import DINOHead
+from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
+from selfsup.nn.grad_clip import clip_grad_norm_per_parameter_
+from selfsup.registry import register_method
+from selfsup.schedules import linear_warmup
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views.multi_crop import DINO_BASE_RECIPE, MultiCropGenerator
 from selfsup.views.recipe import ViewRecipe

@@ -1,1 +1,1 @@
-"""Training: config schema and loading, schedules, optimizers, the Lightning adapter and ``pretrain``."""
+"""Training: config schema and loading, optimizers, the Lightning adapter and ``pretrain``."""

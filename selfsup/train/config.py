@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfsup.schedules import MAX_WARMUP_FRACTION, capped_warmup, scaled_lr
 from selfsup.train.precision import resolve_precision
-from selfsup.train.schedules import MAX_WARMUP_FRACTION, capped_warmup, scaled_lr
 
 MAX_IMAGE_SIZE = 4096  # larger squares are a typo, and would be allocated for every image before training
 MAX_EPOCHS = 1_000_000  # refuse typos such as 1e12 before the sampler plans that many steps
@@ -274,7 +274,7 @@ def requested_warmup(cfg: RunConfig, steps_per_epoch: int, total_steps: int) -> 
 
 
 def warmup_cap_note(cfg: RunConfig, derived: Derived) -> str | None:
-    """One line when ``derive`` capped the warm-up (``selfsup.train.schedules.MAX_WARMUP_FRACTION``)."""
+    """One line when ``derive`` capped the warm-up (``selfsup.schedules.MAX_WARMUP_FRACTION``)."""
     requested = round(requested_warmup(cfg, derived.steps_per_epoch, derived.total_steps))
     if requested <= derived.warmup_steps:
         return None

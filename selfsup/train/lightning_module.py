@@ -16,8 +16,8 @@ import lightning as L
 import torch
 from torch.distributed.tensor import DTensor
 
-from selfsup.eval.quality import quality_signals
 from selfsup.methods.base import Method
+from selfsup.monitors.quality import quality_signals
 from selfsup.train.config import Derived, RunConfig
 from selfsup.train.device_options import compile_method
 from selfsup.train.fsdp import gather_into, is_sharded, shard_method
@@ -132,7 +132,7 @@ class LitMethod(L.LightningModule):
             and feats.shape[0] > 1
             and feats.isfinite().all()
         ):
-            # Label-free signals of this batch's encoder features (selfsup.eval.quality): RankMe is
+            # Label-free signals of this batch's encoder features (selfsup.monitors.quality): RankMe is
             # bounded by min(batch, width) here, so compare it across steps and runs of one batch size.
             for key, value in quality_signals(feats.detach().float()).items():
                 metrics[f"quality/{key}"] = value

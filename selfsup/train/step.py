@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from selfsup.methods.base import Method
+from selfsup.schedules import warmup_cosine, weight_decay_at
 from selfsup.train.config import Derived, RunConfig
-from selfsup.train.schedules import warmup_cosine, weight_decay_at
 from selfsup.types import Batch, Progress, StepOutput
 
 RawBatch = tuple[Tensor, Tensor | None, Tensor | None]  # the loader's (uint8 images, labels, indices)

@@ -1,7 +1,8 @@
 """Static, self-contained HTML report of one run, or a comparison of several runs.
 
 ``write_report([RUN])`` writes one page for a run; ``write_report([RUN_A, RUN_B, ...])`` one
-comparison page (curves overlaid, results side by side, config differences). Everything is inline:
+comparison page (curves overlaid, results side by side, config differences); ``write_report([OUT])`` on
+a ``selfsup compare`` folder the comparison of its runs under its leaderboard (``leaderboard.csv``). Everything is inline:
 curves are SVG (``selfsup.viz.svg_chart``), pictures are ``data:image/png;base64`` URIs, the
 style sheet is a ``<style>`` element; there are no scripts and no external references, so the
 file opens anywhere without network access and can be mailed or archived as it is.
@@ -18,6 +19,7 @@ pictures under ``RUN/viz/``, the config and derived values.
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
 import logging
@@ -30,12 +32,12 @@ from selfsup.viz.run_artifacts import RunArtifacts, group_metrics, load_run
 from selfsup.viz.run_embeddings import RunEmbeddings, run_embeddings
 from selfsup.viz.svg_chart import Series, line_chart_svg
 
-__all__ = ["QUALITY_HELP", "render_comparison", "render_run", "write_report"]
+__all__ = ["QUALITY_HELP", "read_leaderboard", "render_comparison", "render_run", "write_report"]
 
 log = logging.getLogger(__name__)
 esc = html.escape
 
-# What a good value looks like (selfsup.eval.quality; D = embedding width).
+# What a good value looks like (selfsup.monitors.quality; D = embedding width).
 QUALITY_HELP = {
     "rankme": "effective rank (Garrido et al. 2023); 1 = collapsed, higher (up to D) is better",
     "uniformity": "Wang & Isola 2020, t=2; 0 = collapsed, lower = more spread (about -3.9 at D=128)",
@@ -73,7 +75,11 @@ def _fmt(v: Any, pct: bool = False) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{100 * v:.2f}" if pct else f"{v:.4g}"
+        if pct:
+            return f"{100 * v:.2f}"
+        if float(v).is_integer() and abs(v) < 1e15:
+            return str(int(v))  # steps, batch, dims: 12345, not 1.234e+04
+        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
     return esc(str(v))
 
 
@@ -146,6 +152,45 @@ def _splits_note(run: RunArtifacts, prefix: str = "") -> str:
     if isinstance(test, dict):
         parts.append(f"test: {test.get('images')} images of {test.get('source')}, scored once")
     return f'<p class="muted">{esc(prefix + "; ".join(parts))}</p>' if parts else ""
+
+
+# leaderboard.csv of `selfsup compare` (one row per method, then the reference rows); accuracies as fractions.
+LEADERBOARD = {
+    "method": "method", "backbone": "backbone", "knn_val": "kNN top-1 % (validation)",
+    "linear_val": "linear top-1 % (validation)", "knn": "kNN top-1 % (test)", "linear": "linear top-1 % (test)",
+    "linear_1pct": "linear, 1 % labels (test)", "linear_10pct": "linear, 10 % labels (test)",
+    "rankme": "RankMe", "uniformity": "uniformity", "feature_dim": "feature dim", "steps": "steps",
+    "train_minutes": "train min", "images_per_second": "images/s", "peak_memory_mb": "peak MB", "status": "status",
+}  # fmt: skip
+PERCENT = ("knn_val", "linear_val", "knn", "linear", "linear_1pct", "linear_10pct")
+
+
+def _cell(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text or None
+
+
+def read_leaderboard(folder: Path) -> list[dict[str, Any]] | None:
+    """The rows of ``folder/leaderboard.csv`` (a ``selfsup compare`` output), typed; None if absent."""
+    path = folder / "leaderboard.csv"
+    if (folder / "config.yaml").is_file() or not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        return [{k: _cell(v or "") for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _leaderboard(rows: Sequence[dict[str, Any]]) -> str:
+    """Trained methods ranked by validation kNN (as ``selfsup compare`` ranks them), reference rows last."""
+    refs = [r for r in rows if str(r.get("method")).startswith(("raw pixels", "random init"))]
+    trained = [r for r in rows if r not in refs]
+    trained.sort(key=lambda r: -r["knn_val"] if isinstance(r.get("knn_val"), (int, float)) else 1.0)
+    body = [[_fmt(r.get(k), pct=k in PERCENT) for k in LEADERBOARD] for r in trained + refs]
+    note = "validation: carved from train; test: scored once; 1 % / 10 %: linear probes on label subsets"
+    return _table(list(LEADERBOARD.values()), body) + f'<p class="muted">{note}</p>'
 
 
 def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str]]:
@@ -289,14 +334,17 @@ def render_comparison(
     runs: Sequence[RunArtifacts],
     embs: Sequence[RunEmbeddings | None],
     errors: Sequence[str | None],
+    leaderboard: Sequence[dict[str, Any]] | None = None,
 ) -> str:
-    """One page comparing ``runs``: overlaid curves, results and signals side by side, config diff."""
+    """One page comparing ``runs``: overlaid curves, results and signals side by side, config diff
+    (``leaderboard``: the rows of a ``selfsup compare`` folder, shown first)."""
     labels = [f"{i + 1}: {r.method}" for i, r in enumerate(runs)]
     overview = _table(
         ["#", "run", "summary"],
         [[esc(lab), esc(r.name), esc(_summary(r))] for lab, r in zip(labels, runs, strict=True)],
     )
-    sections = [("runs", "Runs", overview)]
+    sections = [("leaderboard", "Leaderboard", _leaderboard(leaderboard))] if leaderboard is not None else []
+    sections.append(("runs", "Runs", overview))
     rows = [row for r, lab in zip(runs, labels, strict=True) for row in _results_rows(r, prefix=f"[{lab}] ")]
     if rows:
         notes = "".join(_splits_note(r, f"[{lab}] ") for r, lab in zip(runs, labels, strict=True))
@@ -329,7 +377,8 @@ def render_comparison(
         for r, lab in zip(runs, labels, strict=True)
     )
     sections.append(("config", "Config differences", (diff if differ else "<p>identical configs</p>") + full))
-    return _page(f"selfsup comparison of {len(runs)} runs", ", ".join(r.name for r in runs), sections)
+    title = "selfsup compare" if leaderboard is not None else f"selfsup comparison of {len(runs)} runs"
+    return _page(title, ", ".join(r.name for r in runs), sections)
 
 
 def _embeddings_or_reason(
@@ -354,15 +403,25 @@ def write_report(
     """Write the report and return its path.
 
     One run: ``out`` defaults to ``RUN/report.html``. Several runs: one comparison page, ``out``
-    defaults to ``report-comparison.html`` in the working directory. ``embeddings=False`` skips
-    the encoder forward passes (no embedding plot, retrieval grid or computed quality signals).
+    defaults to ``report-comparison.html`` in the working directory. A ``selfsup compare`` folder: the
+    comparison of its ``runs/*`` under its leaderboard, ``out`` defaults to ``FOLDER/report.html``.
+    ``embeddings=False`` skips the encoder forward passes (no embedding plot, retrieval grid or
+    computed quality signals).
     """
     if not run_dirs:
         raise ValueError("write_report needs at least one run directory")
+    folder = Path(run_dirs[0])
+    leaderboard = read_leaderboard(folder) if len(run_dirs) == 1 else None
+    if leaderboard is not None:  # a compare folder: its runs, in leaderboard order
+        names = [str(r["method"]) for r in leaderboard]
+        run_dirs = [folder / "runs" / n for n in names if (folder / "runs" / n / "config.yaml").is_file()]
     runs = [load_run(p) for p in run_dirs]
     results = [_embeddings_or_reason(r, embeddings, max_items=max_items, layout=layout) for r in runs]
     embs, errors = [e for e, _ in results], [m for _, m in results]
-    if len(runs) == 1:
+    if leaderboard is not None:
+        page = render_comparison(runs, embs, errors, leaderboard)
+        path = Path(out) if out else folder / "report.html"
+    elif len(runs) == 1:
         page = render_run(runs[0], embs[0], errors[0])
         path = Path(out) if out else runs[0].path / "report.html"
     else:

@@ -9,7 +9,7 @@ normalization), and returns:
 - a t-SNE / UMAP plot (``selfsup.viz.embeddings.embed_2d``) coloured by label when there are labels;
 - a retrieval grid: ``num_queries`` test images and their top-``k`` cosine neighbours among the
   other images of the subset;
-- RankMe, uniformity and embedding std (``selfsup.eval.quality``) of the encoder and of a
+- RankMe, uniformity and embedding std (``selfsup.monitors.quality``) of the encoder and of a
   random-init copy of it, so the numbers have a reference on the same data.
 
 Default sizes: 1,000 test images (t-SNE on 1k points takes seconds on 2 CPU cores; RankMe needs
@@ -89,7 +89,7 @@ def run_embeddings(
     """Embedding plot, retrieval grid and quality signals of ``run``'s encoder on its test split."""
     from selfsup.eval.baselines import random_init_copy
     from selfsup.eval.features import extract_features
-    from selfsup.eval.quality import quality_signals
+    from selfsup.monitors.quality import quality_signals
     from selfsup.viz.embeddings import cosine_neighbours, embed_2d, save_embedding_png, save_retrieval_png
     from selfsup.viz.encoder_source import load_viz_encoder
 

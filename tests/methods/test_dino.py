@@ -10,9 +10,9 @@ import torch
 from selfsup.backbones import create_backbone
 from selfsup.export import load_encoder, read_metadata
 from selfsup.methods.dino import DINO, DINOConfig, forward_by_resolution
+from selfsup.schedules import weight_decay_at
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
-from selfsup.train.schedules import weight_decay_at
 from selfsup.types import Progress
 
 K = 32

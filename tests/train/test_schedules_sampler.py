@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
+from selfsup.schedules import linear_warmup, scaled_lr, warmup_cosine
 from selfsup.train.config import derive
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.sampler import StepBatchSampler
-from selfsup.train.schedules import linear_warmup, scaled_lr, warmup_cosine
 from selfsup.types import Progress
 
 

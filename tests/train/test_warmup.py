@@ -2,9 +2,9 @@
 
 import pytest
 
+from selfsup.schedules import MAX_WARMUP_FRACTION, capped_warmup, warmup_cosine
 from selfsup.train.config import derive, warmup_cap_note
 from selfsup.train.config_loader import load_run_config
-from selfsup.train.schedules import MAX_WARMUP_FRACTION, capped_warmup, warmup_cosine
 from selfsup.types import Progress
 
 ITEMS = 256 * 100  # 100 steps per epoch at the default batch of 256

@@ -80,8 +80,8 @@ def test_report_is_self_contained_with_every_curve_table_and_image(fake_run: Pat
 def test_report_with_embeddings_matches_independent_signals(fake_run: Path, tmp_path: Path) -> None:
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.eval.features import extract_features
-    from selfsup.eval.quality import rankme
     from selfsup.export import load_encoder
+    from selfsup.monitors.quality import rankme
 
     out = write_report([fake_run], out=tmp_path / "r.html", max_items=200)
     page = out.read_text()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from selfsup.eval.quality import alignment, embedding_std, quality_signals, rankme, uniformity
+from selfsup.monitors.quality import alignment, embedding_std, quality_signals, rankme, uniformity
 
 
 def test_rankme_rank_one_and_orthogonal() -> None:

@@ -127,7 +127,7 @@ def collapse_status(
 class CollapseMonitor:
     """Warn once when ``collapse_status`` has been non-ok for ``patience`` consecutive steps.
 
-    ``update(status, step)`` returns True when it warns (through ``logging``, as ``selfsup.train.collapse``).
+    ``update(status, step)`` returns True when it warns (through ``logging``, as ``selfsup.monitors.collapse``).
     It warns again only after a healthy step or a change of kind, so a long collapsed run logs a few
     lines, not one per step. The per-step numbers themselves go to the training logs.
     """

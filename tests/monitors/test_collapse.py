@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from selfsup.train.collapse import (
+from selfsup.monitors.collapse import (
     CollapseMonitor,
     collapse_status,
     embedding_std,
@@ -72,7 +72,7 @@ def test_collapse_status():
 
 def test_monitor_warns_once_after_patience(caplog):
     monitor = CollapseMonitor(patience=3)
-    with caplog.at_level(logging.WARNING, logger="selfsup.train.collapse"):
+    with caplog.at_level(logging.WARNING, logger="selfsup.monitors.collapse"):
         fired = [
             monitor.update(s, i) for i, s in enumerate(["ok", "uniform", "uniform", "uniform", "uniform"])
         ]
