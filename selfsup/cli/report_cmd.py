@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="static HTML report of a run (several runs: one comparison page)",
         description="Write a self-contained HTML report (inline SVG curves and PNG images, no network).",
     )
-    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by selfsup pretrain")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or a compare folder")
     p.add_argument("--out", help="output HTML file (default RUN/report.html, or report-comparison.html)")
     p.add_argument(
         "--no-embeddings",

@@ -1,8 +1,8 @@
 """Inline SVG line charts for the HTML run report: no scripts, no fonts, no network.
 
 ``line_chart_svg(series, title)`` draws one or more ``Series`` (x = step, y = metric value) on
-shared axes with "nice" ticks (1, 2 or 5 times a power of ten), a legend when there is more than
-one series, and a ``<title>`` per line so hovering shows the series name and its last value. The
+shared axes with "nice" ticks (1, 2 or 5 times a power of ten; whole numbers written as integers), a
+legend naming every series, and a ``<title>`` per line so hovering shows the series name and its last value. The
 SVG carries no ``xmlns`` attribute: inside HTML5 the parser puts ``<svg>`` in the SVG namespace
 by itself, and the page stays free of any ``http://`` string. Each line is a ``<polyline
 class="series" data-series=NAME>``, which the report's tests and the browser test look for.
@@ -60,6 +60,8 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 
 
 def format_tick(v: float) -> str:
+    if float(v).is_integer() and abs(v) < 1e9:
+        return str(int(v))  # steps 1000, 1500: not 1e+03, 1.5e+03
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.2e}"
 
 
@@ -115,7 +117,7 @@ def line_chart_svg(
     all_y = [v for _, _, ys in clean for v in ys]
     xt, yt = nice_ticks(min(all_x), max(all_x)), nice_ticks(min(all_y), max(all_y))
     left, right, top, bottom = 52, 10, 22, 34
-    legend_h = 14 * len(clean) if len(clean) > 1 else 0
+    legend_h = 14 * len(clean)  # every curve labelled, a lone one too
     pw, ph = width - left - right, height - top - bottom - legend_h
 
     def px(v: float) -> float:
@@ -150,9 +152,8 @@ def line_chart_svg(
                 f'<polyline class="series" data-series="{esc(label)}" points="{pts}" fill="none" '
                 f'stroke="{color}" stroke-width="1.5">{tip}</polyline>'
             )
-        if legend_h:
-            ly = top + ph + 40 + 14 * i
-            parts.append(f'<rect x="{left}" y="{ly - 8}" width="10" height="10" fill="{color}"/>')
-            parts.append(f'<text x="{left + 14}" y="{ly + 1}" class="tick">{esc(label)}</text>')
+        ly = top + ph + 40 + 14 * i
+        parts.append(f'<rect x="{left}" y="{ly - 8}" width="10" height="10" fill="{color}"/>')
+        parts.append(f'<text x="{left + 14}" y="{ly + 1}" class="tick legend">{esc(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
