@@ -38,8 +38,9 @@ def branch_channels(groups: Sequence[str], in_chans: int = 3) -> list[int]:
             f"a Lab-input encoder takes RGB images (in_chans=3), got in_chans={in_chans}; "
             "colorization needs color data such as data.name=stamps or an image folder"
         )
+    groups = [str(g) for g in groups]
     if not groups or any(g not in GROUP_CHANNELS for g in groups) or len(set(groups)) != len(groups):
-        raise ValueError(f"groups must be distinct names from {list(GROUP_CHANNELS)}, got {list(groups)}")
+        raise ValueError(f"groups must be distinct names from {list(GROUP_CHANNELS)}, got {groups}")
     return [GROUP_CHANNELS[g] for g in groups]
 
 
