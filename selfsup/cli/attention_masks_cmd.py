@@ -15,8 +15,7 @@ stamps over real video frames (``selfsup.data.stamps_over_video``); ``--data fol
 ``ROOT/images`` + ``ROOT/masks``. A CNN (no attention) and a dataset without masks are refused in
 one line (exit code 2).
 
-Wiring in ``cli/main.py``: ``attention_masks_cmd.add_parser(sub)`` registers ``eval-attention-masks``;
-``selfsup eval attention-masks ...`` is routed to it there (``SEPARATE_EVAL_PROTOCOLS``).
+``COMMAND`` is the protocol that ``selfsup.cli.eval_cmd`` registers.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from selfsup.cli.common import SubCommand
 from selfsup.cli.encoder_input import add_input_arguments
 
 if TYPE_CHECKING:
@@ -35,12 +35,9 @@ DEFAULT_NUM = 160  # about the whole stamps test split (161 stamps), each object
 FIGURE_IMAGES = 2
 
 
-def add_parser(
-    sub: argparse._SubParsersAction, name: str = "eval-attention-masks"
-) -> argparse.ArgumentParser:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from selfsup.eval.attention_masks import DINO_MASS
 
-    p = sub.add_parser(name, help="Jaccard of ViT attention (60%% mass, DINO) with ground-truth object masks")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--encoder", help="exported encoder (RUN/encoder.safetensors) or run directory")
     source.add_argument("--checkpoint", help="training checkpoint (RUN/checkpoints/last.ckpt)")
@@ -72,8 +69,6 @@ def add_parser(
     )
     p.add_argument("--json", help="also write the results as JSON here")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    p.set_defaults(run=run)
-    return p
 
 
 def model_path(path: str) -> str:
@@ -198,3 +193,6 @@ def run(args: argparse.Namespace) -> int:
         out = save_attention_masks_figure(fig_rows, args.figure, title=title, mass=args.mass)
         print(f"figure: {out}")
     return 0
+
+
+COMMAND = SubCommand("Jaccard of ViT attention (60% mass, DINO) with object masks", add_arguments, run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from selfsup.cli.common import add_overrides_argument
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "counts FLOPs per image with torch.utils.flop_counter and reports the share of the device's peak.",
     )
     p.add_argument("method", help="method name (see `selfsup list`)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    add_overrides_argument(p)
     p.add_argument(
         "--config",
         help="YAML config file (default: configs/<method>_fashion_mnist.yaml, else the first "

@@ -1,8 +1,10 @@
-"""``selfsup compare METHOD [METHOD ...] --data NAME --budget 10m``: a leaderboard on your data."""
+"""``selfsup compare METHOD [METHOD ...] [key=value ...] --data NAME --budget 10m``: a leaderboard."""
 
 from __future__ import annotations
 
 import argparse
+
+from selfsup.cli.common import add_overrides_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(or step count), evaluate all with the same protocols, and write leaderboard.csv/.md to --out. "
         "Finished runs are reused when the command is run again (use --retrain to start over).",
     )
-    p.add_argument("methods", nargs="+", help="method names, e.g. simclr moco mae rotation")
+    p.add_argument("methods", nargs="+", metavar="METHOD", help="method names, e.g. simclr moco mae rotation")
+    add_overrides_argument(p, "config overrides applied to every method, e.g. train.batch_size=64")
     p.add_argument("--data", default="fashion_mnist", help="dataset name (see `selfsup list`)")
     p.add_argument("--root", help="dataset folder (for --data folder)")
     p.add_argument("--budget", help="training time per method, e.g. 10m, 90s, 1h")
@@ -23,19 +26,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-train", type=int, help="evaluate on the first N train images")
     p.add_argument("--max-test", type=int, help="evaluate on the first N test images")
     p.add_argument("--retrain", action="store_true", help="retrain methods that already have a finished run")
-    p.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="key=value",
-                   help="config overrides applied to every method")  # fmt: skip
+    p.add_argument("--set", nargs="*", default=[], help=argparse.SUPPRESS)  # old spelling of key=value
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from selfsup.eval.compare import compare, format_leaderboard, parse_budget
+    from selfsup.eval.compare import compare, find_config, format_leaderboard, parse_budget
+    from selfsup.train.config_loader import load_run_config
 
-    # `compare simclr moco --steps 50 train.batch_size=64`: key=value words are overrides, not methods.
+    # `compare simclr moco train.batch_size=64`: argparse gives METHOD the key=value words too.
     methods = [m for m in args.methods if "=" not in m]
-    overrides = [*args.overrides, *(m for m in args.methods if "=" in m)]
+    overrides = [*(m for m in args.methods if "=" in m), *args.overrides, *args.set]
     if (args.budget is None) == (args.steps is None):
         raise ValueError("give exactly one of --budget (e.g. 10m) or --steps N")
+    data = [f"data.name={args.data}", *([f"data.root={args.root}"] if args.root else [])]
+    for method in methods:  # an unknown key is one error line before any training, as in `pretrain`
+        load_run_config(find_config(args.configs_dir, method, args.data), [*data, *overrides], method)
     rows = compare(
         methods,
         data=args.data,

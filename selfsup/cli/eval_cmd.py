@@ -1,62 +1,69 @@
-"""``selfsup eval knn|linear|zeroshot|retrieval``: evaluate an exported encoder or a CLIP model.
+"""``selfsup eval PROTOCOL``: every evaluation is a sub-command with its own options.
 
-- ``knn`` / ``linear``: ``--encoder RUN/encoder.safetensors --data NAME``.
-- ``zeroshot``: ``--checkpoint RUN/checkpoints/last.ckpt --data NAME [--classes ...] [--templates ...]``
-  (or ``--open-clip ARCH --checkpoint FILE`` for an open_clip model from a local file).
-- ``retrieval``: the same model options, ``--data`` a caption dataset (``stamps_captions``, or
-  ``captions --root FILE.csv|.tsv|.json``).
+- ``knn`` / ``linear``: an exported encoder (``--encoder RUN/encoder.safetensors``) on labelled data,
+  beside raw-pixel and random-init rows; ``finetune``, ``label-efficiency``, ``quality``: the same
+  input (``finetune_cmd``, ``label_efficiency_cmd``, ``quality_cmd``).
+- ``zeroshot`` / ``retrieval``: a CLIP run or an open_clip file (``zeroshot_cmd``).
+- ``davis``: J&F of predicted masks (``video_cmd``); ``attention-masks``: ViT attention vs object masks.
+
+The old top-level spellings (``selfsup eval-finetune`` ...) still work, hidden, with a one-line note.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.common import Default, SubCommand, add_old_spelling, add_subcommands
 from selfsup.cli.encoder_input import add_input_arguments
+
+OLD_SPELLINGS = ("finetune", "label-efficiency", "quality", "davis", "attention-masks")  # were eval-<name>
+CONFIG = "selfsup.train.config"  # EvalConfig: the kNN defaults
+
+
+def protocols() -> dict[str, SubCommand]:
+    from selfsup.cli import attention_masks_cmd, finetune_cmd, label_efficiency_cmd, quality_cmd, video_cmd
+    from selfsup.cli import zeroshot_cmd as clip
+
+    return {
+        "knn": SubCommand(
+            "weighted kNN on frozen features (+ raw-pixel, random-init rows)", add_arguments, run
+        ),
+        "linear": SubCommand("kNN and a linear probe on frozen features", add_arguments, run),
+        "finetune": finetune_cmd.COMMAND,
+        "label-efficiency": label_efficiency_cmd.COMMAND,
+        "quality": quality_cmd.COMMAND,
+        "zeroshot": clip.ZEROSHOT,
+        "retrieval": clip.RETRIEVAL,
+        "davis": video_cmd.DAVIS,
+        "attention-masks": attention_masks_cmd.COMMAND,
+    }
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    table = protocols()
     p = sub.add_parser(
-        "eval", help="evaluate an encoder (kNN, linear probe) or a CLIP model (zero-shot, retrieval)"
+        "eval",
+        help="evaluate an encoder or a CLIP model: " + ", ".join(table),
+        description="Evaluate an encoder or a CLIP model; each protocol has its own options "
+        "(selfsup eval PROTOCOL --help).",
     )
-    p.add_argument("protocol", choices=["knn", "linear", "zeroshot", "retrieval"], help="evaluation protocol")
-    p.add_argument("--encoder", help="exported encoder (RUN/encoder.safetensors), for knn / linear")
+    add_subcommands(p, "protocol", table)
+    for name in OLD_SPELLINGS:
+        add_old_spelling(sub, f"eval-{name}", f"eval {name}", table[name])
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
-    p.add_argument("--k", type=int, default=20, help="kNN neighbours (default 20, as DINO)")
-    p.add_argument("--temperature", type=float, default=0.07, help="kNN temperature (default 0.07)")
+    k, t = Default(CONFIG, "EvalConfig", "knn_k"), Default(CONFIG, "EvalConfig", "knn_temperature")
+    p.add_argument("--k", type=int, default=k, help="kNN neighbours (default %(default)s, as DINO)")
+    p.add_argument("--temperature", type=float, default=t, help="kNN temperature (default %(default)s)")
     p.add_argument("--max-train", type=int, help="use only the first N train images")
     p.add_argument("--max-test", type=int, help="use only the first N test images")
     p.add_argument("--no-baselines", action="store_true", help="skip raw-pixel and random-init rows")
-    clip = p.add_argument_group("zeroshot / retrieval")
-    clip.add_argument(
-        "--checkpoint", help="a clip run's RUN/checkpoints/last.ckpt, or the open_clip weights file"
-    )
-    clip.add_argument(
-        "--open-clip", metavar="ARCH", help="open_clip architecture of --checkpoint (e.g. ViT-B-32)"
-    )
-    clip.add_argument(
-        "--open-clip-config", help="JSON config of a custom open_clip architecture (file stem = ARCH)"
-    )
-    clip.add_argument(
-        "--classes", help="class names: a file (one per line) or 'a|b|c' (default: the dataset's)"
-    )
-    clip.add_argument(
-        "--templates", help="prompt templates with {}: a file (one per line) or 'a photo of a {}.|...'"
-    )
-    clip.add_argument("--split", default="test", help="dataset split to evaluate (default test)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.protocol in ("zeroshot", "retrieval"):
-        from selfsup.cli import zeroshot_cmd
-
-        return (
-            zeroshot_cmd.run_zeroshot(args)
-            if args.protocol == "zeroshot"
-            else zeroshot_cmd.run_retrieval(args)
-        )
-    if not args.encoder:
-        raise ValueError(f"`selfsup eval {args.protocol}` needs --encoder RUN/encoder.safetensors")
     from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.protocol import format_table, standard_evaluation
     from selfsup.export import load_encoder, read_metadata

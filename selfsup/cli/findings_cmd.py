@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from selfsup.cli.common import quiet_third_party_output
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -66,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from selfsup.eval.findings.runner import Scale, run_findings
 
     if getattr(args, "quiet", False):
-        from selfsup.cli.main import quiet_third_party_output
-
         quiet_third_party_output()
     scale = Scale.make(args.seeds, args.budget, args.quick)
     result = run_findings(findings, args.out, scale, configs_dir=args.configs_dir, retrain=args.retrain)

@@ -1,47 +1,44 @@
-"""``selfsup eval-finetune --encoder PATH``: fine-tune an exported encoder end to end.
+"""``selfsup eval finetune --encoder PATH``: fine-tune an exported encoder end to end.
 
-Wiring: ``add_parser(sub)`` registers the ``eval-finetune`` sub-command (add
-``finetune_cmd.add_parser(sub)`` in ``cli/main.py``); ``add_arguments(p)`` and ``run(args)`` can
-equally back an ``eval finetune`` protocol.
+The options default to ``selfsup.eval.finetune.FinetuneConfig`` (MAE's recipe, scaled down).
 """
 
 from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.common import Default, SubCommand
 from selfsup.cli.encoder_input import add_input_arguments
+
+# FinetuneConfig fields that are options (--batch-size sets batch_size ...): type and help.
+OPTIONS = {
+    "epochs": (float, "fine-tuning epochs"),
+    "batch_size": (int, "images per step"),
+    "lr": (float, "base lr per 256 images (MAE's)"),
+    "weight_decay": (float, "AdamW weight decay"),
+    "layer_decay": (float, "layer-wise lr decay (1 = off)"),
+    "drop_path": (float, "stochastic depth rate (MAE's), applied where the backbone has it (timm ViTs and "
+                  "timm CNNs that take drop_path_rate); other backbones fine-tune without it"),
+    "label_smoothing": (float, "label smoothing of the cross-entropy"),
+    "warmup_epochs": (float, "linear lr warm-up"),
+    "crop_scale": (float, "RandomResizedCrop area range, LOW HIGH"),
+    "seed": (int, "seed of the head, the order and the augmentations"),
+}  # fmt: skip
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
-    p.add_argument("--epochs", type=float, default=10.0, help="fine-tuning epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=5e-4, help="base lr per 256 images (MAE: 5e-4)")
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--layer-decay", type=float, default=0.75, help="layer-wise lr decay (1 = off)")
-    p.add_argument(
-        "--drop-path",
-        type=float,
-        default=0.1,
-        help="stochastic depth rate (MAE: 0.1), applied where the backbone has it (timm ViTs and timm CNNs "
-        "that take drop_path_rate); other backbones fine-tune without it",
-    )
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--warmup-epochs", type=float, default=1.0)
-    p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("LOW", "HIGH"))
+    for name, (kind, text) in OPTIONS.items():
+        default = Default("selfsup.eval.finetune", "FinetuneConfig", name)
+        shape = dict(nargs=2, metavar=("LOW", "HIGH")) if name == "crop_scale" else {}
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                       help=f"{text} (default %(default)s)", **shape)  # fmt: skip
     p.add_argument("--max-train", type=int, help="use only the first N train images")
     p.add_argument("--max-test", type=int, help="use only the first N test images")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--random-init", action="store_true", help="fine-tune the same architecture from random weights"
     )
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval-finetune", help="fine-tune an exported encoder with a linear head")
-    add_arguments(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,16 +53,7 @@ def run(args: argparse.Namespace) -> int:
         encoder = random_init_copy(encoder, seed=args.seed)
     data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     cfg = FinetuneConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        layer_decay=args.layer_decay,
-        drop_path=args.drop_path,
-        label_smoothing=args.label_smoothing,
-        warmup_epochs=args.warmup_epochs,
-        crop_scale=tuple(args.crop_scale),
-        seed=args.seed,
+        **{name: getattr(args, name) for name in OPTIONS} | {"crop_scale": tuple(args.crop_scale)}
     )
     # Fit on the train split minus its validation part, so a schedule can be chosen on validation;
     # the test split is scored once, by the same model.
@@ -98,3 +86,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(data.describe())
     return 0
+
+
+COMMAND = SubCommand("fine-tune an exported encoder with a linear head", add_arguments, run)

@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.common import Default, SubCommand
 from selfsup.cli.encoder_input import add_input_arguments
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval-label-efficiency", help="accuracy vs number of labels (1 %%, 10 %%, 100 %%)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    def default(name: str) -> Default:  # label_efficiency()'s
+        return Default("selfsup.eval.label_efficiency", "label_efficiency", name)
+
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
-    p.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0])
-    p.add_argument("--protocols", nargs="+", default=["linear", "finetune"], choices=["linear", "finetune"])
-    p.add_argument("--finetune-steps", type=int, default=500, help="max fine-tuning steps per fraction")
+    p.add_argument("--fractions", type=float, nargs="+", default=default("fractions"),
+                   help="fractions of the train labels (default %(default)s)")  # fmt: skip
+    p.add_argument("--protocols", nargs="+", default=default("protocols"), choices=["linear", "finetune"],
+                   help="default %(default)s")  # fmt: skip
+    p.add_argument("--finetune-steps", type=int, default=default("finetune_max_steps"),
+                   help="max fine-tuning steps per fraction (default %(default)s)")  # fmt: skip
     p.add_argument("--pseudo-label", action="store_true", help="add the pseudo-labelling baseline")
     p.add_argument("--max-train", type=int, help="use only the first N train images")
     p.add_argument("--max-test", type=int, help="use only the first N test images")
-    p.add_argument("--seed", type=int, default=0, help="label-subset seed (same subsets for every encoder)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=default("seed"),
+        help="label-subset seed: the same subsets for every encoder (default %(default)s)",
+    )
     p.add_argument("--out", help="output folder (default: the encoder's run directory)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,3 +74,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_label_efficiency(rows))
     print(f"written: {out / 'label_efficiency.json'}, {out / 'viz' / 'label_efficiency.png'}")
     return 0
+
+
+COMMAND = SubCommand("accuracy vs number of labels (1 %, 10 %, 100 %)", add_arguments, run)

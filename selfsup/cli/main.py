@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
+
+from selfsup.cli.common import show_warning
 
 EXAMPLES = """\
 examples:
@@ -20,7 +23,7 @@ examples:
   selfsup viz reconstruct --checkpoint runs/RUN/checkpoints/last.ckpt --images fashion_mnist
   selfsup export --checkpoint runs/RUN/checkpoints/last.ckpt --out my_encoder
   selfsup compare simclr moco mae rotation --data fashion_mnist --budget 10m
-  selfsup train-supervised --config configs/supervised_fashion_mnist.yaml
+  selfsup pretrain supervised --config configs/supervised_fashion_mnist.yaml
   selfsup viz attention --checkpoint runs/SUP/checkpoints/last.ckpt --compare runs/DINO/encoder.safetensors --out attn
   selfsup report runs/RUN
   selfsup bench dino train.batch_size=64
@@ -32,12 +35,8 @@ examples:
 """
 
 
-SEPARATE_EVAL_PROTOCOLS = ("finetune", "label-efficiency", "quality", "davis", "attention-masks")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from selfsup.cli import (
-        attention_masks_cmd,
         bench_cmd,
         compare_cmd,
         configs_cmd,
@@ -45,11 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         eval_cmd,
         export_cmd,
         findings_cmd,
-        finetune_cmd,
-        label_efficiency_cmd,
         list_cmd,
         pretrain_cmd,
-        quality_cmd,
         report_cmd,
         supervised_cmd,
         video_cmd,
@@ -66,10 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     pretrain_cmd.add_parser(sub)
     supervised_cmd.add_parser(sub)
-    eval_cmd.add_parser(sub)
-    finetune_cmd.add_parser(sub)
-    label_efficiency_cmd.add_parser(sub)
-    quality_cmd.add_parser(sub)
+    eval_cmd.add_parser(sub)  # and its protocols' old spellings eval-finetune, ...
     export_cmd.add_parser(sub)
     viz_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
@@ -77,35 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.add_parser(sub)
     data_cmd.add_parser(sub)
     video_cmd.add_parser(sub)
-    attention_masks_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     configs_cmd.add_parser(sub)
     return parser
 
 
-def quiet_third_party_output() -> None:
-    """Hide Lightning's banners and tips and known deprecation noise from dependencies.
-
-    Lightning sets its loggers to INFO when imported, so this imports it first.
-    """
-    import warnings
-
-    import lightning  # noqa: F401
-
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=".*litlogger.*")
-    warnings.filterwarnings("ignore", message=".*weights_only.*")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Protocols with their own options are top-level `eval-<name>` commands; `eval <name>` is the same.
-    if argv[:1] == ["eval"] and len(argv) > 1 and argv[1] in SEPARATE_EVAL_PROTOCOLS:
-        argv = [f"eval-{argv[1]}", *argv[2:]]
     # key=value overrides may follow options (`pretrain simclr --config F optim.lr=0.1`), which
     # argparse's positional nargs cannot express; collect them from the leftovers.
     args, extra = parser.parse_known_args(argv)
@@ -117,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("selfsup").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     args.quiet = not args.verbose
+    warnings.showwarning = show_warning  # one line each, without the source line
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

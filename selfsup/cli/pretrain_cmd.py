@@ -3,26 +3,40 @@
 Pretrains, exports the encoder and (unless ``--no-eval``) prints the evaluation
 table: raw-pixel kNN, random-init encoder and the pretrained encoder, on the
 validation split carved from the training split and on the test split (scored
-once, here); ``RUN/eval_splits.json`` records both.
+once, here); ``RUN/eval_splits.json`` records both. ``selfsup pretrain supervised`` trains the
+supervised baseline (linear classifier, cross-entropy on the labels) the same way, with
+``method.num_classes`` from the data, and first prints the classifier's test top-1.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
+
+from selfsup.cli.common import add_overrides_argument, quiet_third_party_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pretrain",
-        help="pretrain an encoder with a self-supervised method",
-        description="Pretrain METHOD. Settings come from --config (YAML) and key=value overrides, "
-        "e.g. optim.lr=0.5 train.epochs=2 data.name=folder data.root=~/photos.",
+        help="pretrain an encoder with a self-supervised method (supervised: the supervised baseline)",
+        description="Pretrain METHOD (`selfsup pretrain supervised`: train the supervised baseline on the "
+        "labels). Settings come from --config (YAML) and key=value overrides, e.g. optim.lr=0.5 "
+        "train.epochs=2 data.name=folder data.root=~/photos.",
     )
-    p.add_argument("method", nargs="?", help="method name (see `selfsup list`); optional with --resume")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument(
+        "method", nargs="?", help="method name (see `selfsup list`), or supervised; optional with --resume"
+    )
+    add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Everything but METHOD (``selfsup train-supervised`` shares these)."""
+    add_overrides_argument(p)
     p.add_argument("--config", help="YAML config file (see configs/)")
     p.add_argument(
         "--resume",
@@ -34,15 +48,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--run-dir",
         help="with --resume: the run directory to continue, for a checkpoint kept outside RUN/checkpoints/",
     )
-    p.add_argument("--no-eval", action="store_true", help="skip the evaluation after pretraining")
-    p.set_defaults(run=run)
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
 
 
 def run(args: argparse.Namespace) -> int:
     from selfsup.train.config_loader import load_run_config
 
-    overrides = list(args.overrides)
-    method = args.method
+    overrides, method = list(args.overrides), args.method
     if method is not None and "=" in method:  # `selfsup pretrain key=value` with --resume
         overrides.insert(0, method)
         method = None
@@ -58,21 +70,27 @@ def run(args: argparse.Namespace) -> int:
     elif method is None:
         raise ValueError("name a method, e.g. `selfsup pretrain simclr` (see `selfsup list`)")
     cfg = load_run_config(config, overrides, method=method)
+    supervised = cfg.method_name == "supervised"
+    if supervised:
+        cfg = with_num_classes(cfg)
 
     from selfsup.train.pretrain import pretrain
 
     if getattr(args, "quiet", False):
-        from selfsup.cli.main import quiet_third_party_output
-
         quiet_third_party_output()
 
     started = time.perf_counter()
     result = pretrain(cfg, resume=args.resume, run_dir=run_dir)
+    seconds = time.perf_counter() - started
     print(f"run directory: {result.run_dir}")
     print(f"encoder: {result.encoder_path}")
-    if args.no_eval or result.global_rank != 0:
+    if result.global_rank != 0:
         return 0
-    return evaluate_run(result.run_dir, cfg, result.method, result.derived, time.perf_counter() - started)
+    if supervised:
+        report_classifier(result, cfg)
+    if args.no_eval:
+        return 0
+    return evaluate_run(result.run_dir, cfg, result.method, result.derived, seconds)
 
 
 def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> int:
@@ -134,3 +152,39 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> i
     (run_dir / "eval_splits.json").write_text(json.dumps(data.splits_record(), indent=2))
     (run_dir / "results.md").write_text(table + "\n")
     return 0
+
+
+def with_num_classes(cfg):
+    """``cfg`` with ``method.num_classes`` set from the training set (a clear error without labels)."""
+    if cfg.method.num_classes is not None:
+        return cfg
+    from selfsup.data import create_dataset
+
+    dataset = create_dataset(
+        cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size, strict=cfg.data.strict
+    )
+    if dataset.num_classes < 2:
+        raise ValueError(
+            f"dataset {cfg.data.name!r} has {dataset.num_classes} classes; supervised training needs "
+            "labels (for a folder: one sub-folder per class, at least two)"
+        )
+    return dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, num_classes=dataset.num_classes))
+
+
+def report_classifier(result, cfg) -> None:
+    """Print the supervised classifier's top-1 on the test split (``eval.max_test_items`` of it) and
+    write it to ``RUN/classifier.json``."""
+    from selfsup.data import create_dataset, dataset_to_tensors
+    from selfsup.views import eval_transform
+
+    method = result.method
+    size = cfg.data.image_size or method.encoder.spec["kwargs"].get("image_size")
+    size = size or create_dataset(cfg.data.name, "train", root=cfg.data.root).image_size[0]
+    test = create_dataset(cfg.data.name, "test", root=cfg.data.root, image_size=cfg.data.image_size)
+    images, labels = dataset_to_tensors(test, cfg.eval.max_test_items)
+    x = eval_transform(images.to(next(method.parameters()).device), int(size), *method.normalization())
+    accuracy, n = method.float().accuracy(x, labels), int(labels.shape[0])
+    print(f"supervised classifier: top-1 {accuracy:.2%} on {n} {cfg.data.name} test images")
+    (result.run_dir / "classifier.json").write_text(
+        json.dumps({"test_top1": accuracy, "test_items": n, "steps": result.derived.total_steps}, indent=2)
+    )

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 
+from selfsup.cli.common import SubCommand
 from selfsup.cli.encoder_input import add_input_arguments
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval-quality", help="label-free quality signals (RankMe, uniformity, std)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
-    p.add_argument("--max-items", type=int, default=5000, help="test images embedded (default 5000)")
+    p.add_argument("--max-items", type=int, default=5000, help="test images embedded (default %(default)s)")
     p.add_argument("--out", help="output folder (default: the encoder's run directory)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,3 +51,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:>12}: " + ", ".join(f"{k} {v:.4f}" for k, v in result[name].items()))
     print(f"written: {out / 'quality.json'}")
     return 0
+
+
+COMMAND = SubCommand("label-free quality signals (RankMe, uniformity, std)", add_arguments, run)

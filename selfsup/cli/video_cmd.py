@@ -7,11 +7,8 @@
   ``--method propagation`` defaults to DINO's protocol (``eval_video_segmentation.py``; see
   ``selfsup.eval.video_segmentation``): short side 480, DINO's mean / std for encoders that record
   no normalization, temperature 0.1, top-k 5, neighbourhood 12, 7 recent frames.
-- ``selfsup eval-davis --predictions DIR --davis-root DIR``: the DAVIS 2017 J&F table, the
-  davis2017-evaluation semi-supervised numbers (``selfsup.eval.davis``).
-
-Wiring in ``cli/main.py``: ``video_cmd.add_parser(sub)`` (both commands); ``selfsup eval davis ...``
-is routed to ``eval-davis`` there (``SEPARATE_EVAL_PROTOCOLS``).
+- ``selfsup eval davis --predictions DIR --davis-root DIR``: the DAVIS 2017 J&F table, the
+  davis2017-evaluation semi-supervised numbers (``selfsup.eval.davis``); ``DAVIS`` is that protocol.
 """
 
 from __future__ import annotations
@@ -21,24 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from selfsup.cli.common import SubCommand
+
 NORMALIZE = ("auto", "dino", "none")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    add_segment_parser(sub)
-    add_davis_protocol(sub)
-
-
-def add_davis_protocol(sub: argparse._SubParsersAction, name: str = "eval-davis") -> argparse.ArgumentParser:
-    """Register the J&F evaluation as command ``name`` on ``sub``."""
-    p = sub.add_parser(name, help="DAVIS 2017 semi-supervised J&F of predicted masks")
+def add_davis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--predictions", required=True, help="folder with <seq>/<frame>.png palette masks (frames 1..T-2)"
     )
     p.add_argument("--davis-root", required=True, help="DAVIS 2017 root (JPEGImages, Annotations, ImageSets)")
-    p.add_argument("--split", default="val", help="ImageSets/2017/<split>.txt (default val)")
-    p.set_defaults(run=run_eval_davis)
-    return p
+    p.add_argument("--split", default="val", help="ImageSets/2017/<split>.txt (default %(default)s)")
 
 
 def run_eval_davis(args: argparse.Namespace) -> int:
@@ -48,7 +38,11 @@ def run_eval_davis(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_segment_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+DAVIS = SubCommand("DAVIS 2017 semi-supervised J&F of predicted masks", add_davis_arguments, run_eval_davis)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``selfsup segment-video``."""
     from selfsup.eval.label_propagation import N_RECENT, RADIUS, TOPK
     from selfsup.eval.video_segmentation import LABELS, METHODS, OUTPUTS, SHORT_SIDE
 

@@ -9,33 +9,23 @@
 it may name another dataset (its first ``--num`` test images) or image files / folders (read with
 PIL in the model's channels). Images are fed at the model's training size and normalization; a
 dataset with another channel count (grayscale for a colour model) is an error unless
-``--allow-input-mismatch``. A kind is a ``VizKind`` in ``KINDS``: its
-options and its runner; add one with ``KINDS["name"] = VizKind(help, add_arguments, run)``. Wire the
-command in ``cli/main.py`` with ``viz_cmd.add_parser(sub)``.
+``--allow-input-mismatch``. A kind is a ``SubCommand`` in ``KINDS``: its options and its runner;
+add one with ``KINDS["name"] = SubCommand(help, add_arguments, run)``.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from selfsup.cli.common import SubCommand, add_subcommands
 from selfsup.runs import ALLOW_MISMATCH_FLAG
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from selfsup.types import InputSpec
-
-
-@dataclass(frozen=True)
-class VizKind:
-    """One ``selfsup viz <kind>`` entry: help line, its own options, and the runner (returns exit code)."""
-
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
 
 
 def add_image_arguments(p: argparse.ArgumentParser, default_num: int = 8) -> None:
@@ -155,19 +145,19 @@ def _colorize(args: argparse.Namespace) -> int:
     return 0
 
 
-KINDS: dict[str, VizKind] = {
-    "reconstruct": VizKind(
+KINDS: dict[str, SubCommand] = {
+    "reconstruct": SubCommand(
         "MAE reconstructions at several mask ratios", _reconstruct_arguments, _reconstruct
     ),
-    "attention": VizKind(
+    "attention": SubCommand(
         "ViT class-token attention per head (CNN: activation map) and 60%-mass masks",
         _attention_arguments,
         _attention,
     ),
-    "inpaint": VizKind(
+    "inpaint": SubCommand(
         "context-encoder inpainting of masked images", _grid_arguments("inpainting"), _inpaint
     ),
-    "colorize": VizKind(
+    "colorize": SubCommand(
         "colorization of grayscale images (Lab, annealed mean)", _grid_arguments("colorization"), _colorize
     ),
 }
@@ -175,9 +165,4 @@ KINDS: dict[str, VizKind] = {
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("viz", help="visualizations: " + ", ".join(KINDS))
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for name, kind in KINDS.items():
-        # argparse %-formats help strings ("60%-mass" would break --help), not descriptions.
-        kp = kinds.add_parser(name, help=kind.help.replace("%", "%%"), description=kind.help)
-        kind.add_arguments(kp)
-        kp.set_defaults(run=kind.run)
+    add_subcommands(p, "kind", KINDS)

@@ -21,6 +21,7 @@ from typing import Any
 
 from torch import Tensor
 
+from selfsup.cli.common import SubCommand
 from selfsup.eval.zeroshot import DEFAULT_TEMPLATES
 from selfsup.runs import check_eval_input, load_checkpoint_run
 from selfsup.types import InputSpec
@@ -180,6 +181,26 @@ def clip_report(
 
 
 # ----------------------------------------------------------------------------- the two commands
+def add_retrieval_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``selfsup eval retrieval`` (the model and the data)."""
+    from selfsup.cli.encoder_input import add_input_arguments
+
+    p.add_argument("--checkpoint", help="a clip run's RUN/checkpoints/last.ckpt or open_clip weights file")
+    p.add_argument(
+        "--open-clip", metavar="ARCH", help="open_clip architecture of --checkpoint, e.g. ViT-B-32"
+    )
+    p.add_argument("--open-clip-config", help="JSON config of a custom open_clip architecture (stem = ARCH)")
+    add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
+    p.add_argument("--split", default="test", help="dataset split to evaluate (default %(default)s)")
+
+
+def add_zeroshot_arguments(p: argparse.ArgumentParser) -> None:
+    add_retrieval_arguments(p)
+    p.add_argument("--classes", help="class names: a file (one per line) or 'a|b|c' (default: the dataset's)")
+    p.add_argument("--templates", help="prompt templates with {}: a file (one per line) or 'a {}.|...'")
+    p.add_argument("--max-test", type=int, help="use only the first N images of the split")
+
+
 def _load(args: argparse.Namespace) -> tuple[Any, InputSpec | None]:
     """(model, its input spec: None for an open_clip file, which has its own preprocessing)."""
     if not args.checkpoint:
@@ -272,3 +293,7 @@ def run_retrieval(args: argparse.Namespace) -> int:
         _check(args, spec, name, size, ds.channels)
         print("\n".join(retrieval_lines(model, name, args.split, ds)))
     return 0
+
+
+ZEROSHOT = SubCommand("CLIP zero-shot classification", add_zeroshot_arguments, run_zeroshot)
+RETRIEVAL = SubCommand("CLIP image-text retrieval (Recall@K)", add_retrieval_arguments, run_retrieval)
