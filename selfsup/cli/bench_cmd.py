@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from selfsup.cli.common import add_overrides_argument
+from selfsup.configs import CONFIG_DIR
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def default_config(method: str, configs: Path = Path("configs")) -> str | None:
+def default_config(method: str, configs: Path = CONFIG_DIR) -> str | None:
     """The shipped config of ``method`` to bench: its Fashion-MNIST one, else its first one (CLIP needs
     captions, video colorization frame pairs); None: the dataclass defaults."""
     preferred = configs / f"{method}_fashion_mnist.yaml"

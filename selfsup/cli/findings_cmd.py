@@ -33,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="pipeline check: digits, half an epoch per run, 1 seed"
     )
     p.add_argument(
-        "--configs-dir", default="configs", help="folder with the shipped configs/<method>_<data>.yaml"
+        "--configs-dir",
+        default=None,
+        help="folder of <method>_<data>.yaml configs (default: the shipped ones)",
     )
     p.add_argument("--retrain", action="store_true", help="retrain runs that already finished")
     p.set_defaults(run=run)

@@ -94,20 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    from selfsup.train.config_loader import ConfigError
-    from selfsup.train.lightning_module import NonFiniteLossError
-
     try:
         return int(args.run(args) or 0)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError) as err:  # selfsup's ConfigError is a ValueError
         # Input errors: one clear line, no traceback (use -v for the traceback).
         if args.verbose:
             raise
         print(f"selfsup: error: {err}", file=sys.stderr)
         return 2
-    except NonFiniteLossError as err:
+    except RuntimeError as err:
+        from selfsup.train.step import NonFiniteLossError  # here, not above: `selfsup list` stays light
+
         # A diverged run is not a crash: the message names the step and the checkpoint that is kept.
-        if args.verbose:
+        if args.verbose or not isinstance(err, NonFiniteLossError):
             raise
         print(f"selfsup: error: {err}", file=sys.stderr)
         return 1

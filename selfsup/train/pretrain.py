@@ -215,7 +215,8 @@ def _pretrain_in(
         timer.predicted_seconds = cost.fit_seconds(derived.total_steps - done)
     divergence = DivergenceWarning(cfg.train.log_every)
     log_version = next_log_version(run_dir)
-    bar = [StepProgressBar(refresh_rate=10)] if cfg.train.progress_bar else []
+    label = "training" if cfg.method_name == "supervised" else "pretraining"
+    bar = [StepProgressBar(label, refresh_rate=10)] if cfg.train.progress_bar else []
     build_plain = partial(build_method, cfg, dataset.channels, image_size)  # fsdp: holds gathered weights
     lit = LitMethod(method, cfg, derived, train_dataset=dataset, build_plain=build_plain)
     trainer = L.Trainer(

@@ -9,9 +9,15 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 
 class StepProgressBar(TQDMProgressBar):
+    """``label``: what runs ("pretraining", or "training" for a supervised run)."""
+
+    def __init__(self, label: str = "pretraining", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.label = label
+
     def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
         super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.set_description("pretraining (micro-batches)")
+        self.train_progress_bar.set_description(f"{self.label} (micro-batches)")
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)

@@ -10,9 +10,9 @@ from selfsup.cli.list_cmd import builtin_methods
 from selfsup.registry import list_methods
 
 SCRIPT = """
-import argparse, sys
-from selfsup.cli import list_cmd
-list_cmd.run(argparse.Namespace(backbones=None))
+import sys
+from selfsup.cli.main import main
+main(["list"])  # through the CLI's own entry point, as a user runs it
 print("heavy:", sorted(m for m in ("lightning", "timm", "torchvision") if m in sys.modules))
 """
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from selfsup.configs import CONFIG_DIR
 from selfsup.eval.findings.scoring import EvalSettings, RunEvaluator
 from selfsup.eval.findings.spec import Finding, Variant
 from selfsup.eval.findings.verdict import judge, summarize
@@ -170,7 +171,7 @@ def run_findings(
     findings: Sequence[Finding],
     out: str | Path,
     scale: Scale,
-    configs_dir: str | Path = "configs",
+    configs_dir: str | Path | None = None,  # None: the shipped configs
     retrain: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -179,7 +180,9 @@ def run_findings(
 
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    runs = plan_runs(findings, scale, out, Path(configs_dir))  # fails on a missing config before training
+    runs = plan_runs(
+        findings, scale, out, Path(configs_dir or CONFIG_DIR)
+    )  # fails on a missing config before training
     log(f"findings: {len(findings)} findings, {len(runs)} runs ({len(scale.seeds)} seed(s)) under {out}")
     evaluator = RunEvaluator(scale.eval, log)
     scores: dict[str, dict[int, dict]] = {}  # run key -> metrics
