@@ -182,3 +182,18 @@ def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> 
     }
     method.load_state_dict(weights)
     return CheckpointRun(method.eval(), cfg, spec, int(state.get("global_step", 0)), run_dir)
+
+
+def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
+    """Rebuild the run's method at its recorded input, load the checkpoint weights, export the encoder.
+
+    :func:`load_checkpoint_run` reads ``RUN/config.yaml``, the input spec of ``RUN/derived.json`` (runs
+    that predate it: their training dataset) and the checkpoint with ``torch.load(weights_only=True)``:
+    tensors and plain containers only, no arbitrary unpickling.
+    """
+    from selfsup.train.checkpoint import export_method
+
+    run = load_checkpoint_run(checkpoint)
+    return export_method(
+        run.method, run.config, out or run.run_dir / "encoder", run.spec.image_size, run.step
+    )

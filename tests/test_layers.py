@@ -27,9 +27,9 @@ LAYERS = (
     ("selfsup/methods/",),
     # eval metrics: what the trainer's online monitors also compute
     ("selfsup/eval/__init__.py", "selfsup/eval/features.py", "selfsup/eval/knn.py",
-     "selfsup/eval/linear_probe.py", "selfsup/eval/baselines.py", "selfsup/eval/quality.py"),
-    # runs.py loads back what the trainer writes; train/checkpoint.py exports a checkpoint through it
-    ("selfsup/train/", "selfsup/runs.py"),
+     "selfsup/eval/linear_probe.py", "selfsup/eval/baselines.py"),
+    ("selfsup/train/",),
+    ("selfsup/runs.py",),  # loads back what the trainer writes
     ("selfsup/bench.py", "selfsup/viz/"),
     ("selfsup/eval/",),  # eval protocols; findings renders its pages through viz
     ("selfsup/cli/", "selfsup/__init__.py"),

@@ -22,8 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from selfsup.export import export_files
-    from selfsup.runs import input_spec_of
-    from selfsup.train.checkpoint import export_from_checkpoint
+    from selfsup.runs import export_from_checkpoint, input_spec_of
     from selfsup.train.run_dir import run_dir_of_checkpoint
 
     target = Path(args.out) if args.out else run_dir_of_checkpoint(args.checkpoint) / "encoder"

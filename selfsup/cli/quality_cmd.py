@@ -1,6 +1,6 @@
 """``selfsup eval quality --encoder PATH --data NAME``: label-free quality signals of an encoder.
 
-RankMe, uniformity and embedding std of the test-set embeddings (``selfsup.eval.quality``; no
+RankMe, uniformity and embedding std of the test-set embeddings (``selfsup.monitors.quality``; no
 labels used), for the encoder and a random-init copy. Written to ``RUN/quality.json`` when the
 encoder sits in a run directory (``--out DIR`` overrides), where ``selfsup report`` shows them.
 """
@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.eval.baselines import random_init_copy
     from selfsup.eval.features import extract_features
-    from selfsup.eval.quality import quality_signals
     from selfsup.export import load_encoder
+    from selfsup.monitors.quality import quality_signals
 
     inp = resolve_encoder_input(args, args.encoder)
     encoder, size = load_encoder(args.encoder), inp.image_size

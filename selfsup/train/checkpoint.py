@@ -1,4 +1,4 @@
-"""From training state to a portable encoder: ``export_method`` and ``export_from_checkpoint``."""
+"""From a trained method to a portable encoder: ``export_method`` (a checkpoint: ``selfsup.runs.export_from_checkpoint``)."""
 
 from __future__ import annotations
 
@@ -40,19 +40,4 @@ def export_method(method: Method, cfg: RunConfig, path: Path, image_size: int, s
         steps=steps,
         config=config_to_dict(cfg),
         **extra,
-    )
-
-
-def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
-    """Rebuild the run's method at its recorded input, load the checkpoint weights, export the encoder.
-
-    ``selfsup.runs.load_checkpoint_run`` reads ``RUN/config.yaml``, the input spec of
-    ``RUN/derived.json`` (runs that predate it: their training dataset) and the checkpoint with
-    ``torch.load(weights_only=True)``: tensors and plain containers only, no arbitrary unpickling.
-    """
-    from selfsup.runs import load_checkpoint_run
-
-    run = load_checkpoint_run(checkpoint)
-    return export_method(
-        run.method, run.config, out or run.run_dir / "encoder", run.spec.image_size, run.step
     )

@@ -20,8 +20,7 @@ import selfsup.data
 from selfsup.cli.main import main
 from selfsup.data import create_dataset, dataset_to_tensors
 from selfsup.export import load_encoder, read_metadata
-from selfsup.runs import input_spec_of
-from selfsup.train.checkpoint import export_from_checkpoint
+from selfsup.runs import export_from_checkpoint, input_spec_of
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
 from selfsup.viz.encoder_source import load_viz_encoder

@@ -27,7 +27,7 @@ from distributed_helpers import run_gloo
 from torch.distributed._composable.contract import _get_registry
 
 from selfsup.export import load_encoder
-from selfsup.train.checkpoint import export_from_checkpoint
+from selfsup.runs import export_from_checkpoint
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.fsdp import transformer_blocks
 from selfsup.train.pretrain import pretrain
