@@ -8,7 +8,9 @@ choose the architecture (``selfsup.backbones.safe_spec``: no ``checkpoint_path``
 file paths or URLs), so it cannot make selfsup open or download another file. A damaged or mismatched
 file is one ``ValueError`` naming it.
 For timm backbones the weights are also saved under timm's own names
-(``<path>.timm.safetensors``) so ``timm.create_model(...).load_state_dict`` reads them.
+(``<path>.timm.safetensors``) and the JSON carries ``"timm"``, the keyword arguments of
+``timm.create_model`` (``model_name``, ``img_size``, ``in_chans``, ...), so plain timm rebuilds the encoder
+with no selfsup installed: ``timm.create_model(**meta["timm"]).load_state_dict(weights, strict=True)``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ def export_encoder(encoder: nn.Module, path: str | Path, **metadata: Any) -> Pat
         "num_features": encoder.num_features,
         **metadata,
     }
+    if hasattr(encoder, "timm_state_dict"):
+        meta["timm"] = {
+            "model_name": encoder.model_name,
+            "pretrained": False,
+            "num_classes": 0,
+            **encoder.timm_kwargs,
+        }
     meta_path.write_text(json.dumps(meta, indent=2, default=str))
     return weights
 

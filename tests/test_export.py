@@ -128,3 +128,34 @@ def test_weights_of_another_shape_are_one_line(exported):
     _, weights = exported
     _edit(weights, lambda m: m["backbone"]["kwargs"].update(width=8))
     _one_line_error(weights, f"{weights} does not fit backbone resnet_small", "size mismatch")
+
+
+PLAIN_TIMM = """
+import json, sys
+sys.modules["selfsup"] = None  # this process cannot import selfsup
+import safetensors.torch, timm, torch
+base = sys.argv[1]
+meta = json.load(open(base + ".json"))
+model = timm.create_model(**meta["timm"]).eval()
+model.load_state_dict(safetensors.torch.load_file(base + ".timm.safetensors"), strict=True)
+x = torch.load(base + ".x.pt")
+torch.save(model(x), base + ".plain.pt")
+"""
+
+
+def test_an_exported_vit_loads_in_plain_timm_without_selfsup(tmp_path):
+    """The export's ``"timm"`` config + its timm-named weights rebuild the encoder with timm alone."""
+    import subprocess
+    import sys
+
+    kwargs = dict(patch_size=4, embed_dim=32, depth=2, num_heads=2)
+    encoder = create_backbone("timm:vit_tiny_patch16_224", in_chans=1, image_size=16, **kwargs).eval()
+    export_encoder(encoder, tmp_path / "vit.v1.5")
+    base = str(tmp_path / "vit.v1.5")
+    x = torch.randn(3, 1, 16, 16)
+    torch.save(x, base + ".x.pt")
+    cfg = json.loads((tmp_path / "vit.v1.5.json").read_text())["timm"]
+    assert cfg["img_size"] == 16 and "image_size" not in cfg  # timm's own argument names
+    subprocess.run([sys.executable, "-c", PLAIN_TIMM, base], check=True)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.load(tmp_path / "vit.v1.5.plain.pt"), encoder(x))
