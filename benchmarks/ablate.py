@@ -160,7 +160,7 @@ ABLATIONS = {
         302,
         {"crop scale 0.8-1 (shipped)": [], "crop scale 0.5-1": ["method.crop_scale=[0.5, 1.0]"]},
         (10000, 2000),
-        common=["method.num_classes=10"],  # `selfsup train-supervised` sets it from the data
+        common=["method.num_classes=10"],  # `selfsup pretrain supervised` sets it from the data
         question="supervised ViT crop scale on 28 px images",
     ),
     "jigsaw_stamps_color": Ablation(

@@ -141,7 +141,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     size = cfg.data.image_size or dataset.image_size[0]
     if (
         getattr(cfg.method, "num_classes", 0) is None
-    ):  # a classifier head sized by the data, as train-supervised
+    ):  # a classifier head sized by the data, as `selfsup pretrain supervised`
         cfg = replace(cfg, method=replace(cfg.method, num_classes=dataset.num_classes))
     b = cfg.train.batch_size
     derived = derive(cfg, len(dataset))  # refuses a dataset smaller than one step's batch

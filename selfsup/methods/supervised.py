@@ -3,7 +3,7 @@
 Not a self-supervised method: it is the reference the self-supervised encoders are compared
 against (DINO, Caron et al. 2021, Fig. 3 / Table 6 contrast DINO's attention maps and transfer with
 a supervised ViT trained on the same data). Registering it as a method lets it reuse the whole
-trainer, checkpoints, export and evaluation: ``selfsup train-supervised --config
+trainer, checkpoints, export and evaluation: ``selfsup pretrain supervised --config
 configs/supervised_fashion_mnist.yaml``.
 
 Model: a linear classifier on the encoder's pooled features (the class token for a ViT with
@@ -32,7 +32,7 @@ __all__ = ["Supervised", "SupervisedConfig", "check_labels"]
 
 @dataclass
 class SupervisedConfig(MethodConfig):
-    num_classes: int | None = None  # None: `selfsup train-supervised` fills it from the dataset
+    num_classes: int | None = None  # None: `selfsup pretrain supervised` fills it from the dataset
     crop_scale: tuple[float, float] = (0.08, 1.0)  # Inception-style crop (torchvision ImageNet reference)
     flip_p: float = 0.5
     label_smoothing: float = 0.0  # DeiT: 0.1
@@ -82,7 +82,7 @@ class Supervised(Method):
         super().__init__(backbone, config)
         if config.num_classes is None:
             raise ValueError(
-                "method.num_classes is not set; `selfsup train-supervised` sets it from the dataset, "
+                "method.num_classes is not set; `selfsup pretrain supervised` sets it from the dataset, "
                 "or pass method.num_classes=K"
             )
         self.head = nn.Linear(backbone.num_features, config.num_classes)

@@ -52,7 +52,7 @@ def test_config_loads_strictly_and_builds_a_method_that_trains(path: Path):
     channels, native = _NATIVE.get(cfg.data.name, (3, 64))
     size = cfg.data.image_size or native
     if getattr(cfg.method, "num_classes", 0) is None:
-        cfg.method.num_classes = 10  # set from the dataset by `selfsup train-supervised`
+        cfg.method.num_classes = 10  # set from the dataset by `selfsup pretrain supervised`
     torch.manual_seed(0)
     method = build_method(cfg, channels, size)
     assert isinstance(method, Method)
