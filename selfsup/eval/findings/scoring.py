@@ -12,6 +12,9 @@ size, normalization; ``RUN/encoder.json``) and the dataset's validation split ca
   validation and test, with at most ``finetune_steps`` optimizer steps (warm-up 10 % of them);
 - ``label_efficiency``: ``selfsup.eval.label_efficiency`` at the scale's label fractions with the
   random-init ("from scratch") and pseudo-label baselines;
+- ``attention``: DINO's attention-mask Jaccard (``selfsup.eval.attention_masks``: each head's last-layer
+  ``[CLS]`` attention kept to 60 % of its mass, Jaccard with the object) on ``attention_images`` stamps
+  over real video frames at the run's size, for the ViT and a random-init copy of it;
 - ``monitors``: the collapse monitors DINO logs (``RUN/logs/*/metrics.csv``), averaged over the
   last quarter of the logged steps so one noisy batch does not decide a collapse mode.
 
@@ -66,10 +69,15 @@ class EvalSettings:
     finetune_lr: float = 1e-2
     finetune_epochs: float = 50.0
     label_fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
+    attention_images: int = 160  # stamps over video: about one image per test stamp (161)
 
     def key(self, kind: str) -> str:
         parts = {"frozen": (self.max_train, self.max_test), "random_ref": (self.max_train, self.max_test)}
-        parts |= {"head": (self.max_train, self.max_test), "monitors": ()}
+        parts |= {
+            "head": (self.max_train, self.max_test),
+            "monitors": (),
+            "attention": (self.attention_images,),
+        }
         tune = (self.max_train, self.max_test, self.finetune_steps, self.finetune_lr)
         parts |= {"finetune": tune, "label_efficiency": (*tune, self.finetune_epochs, self.label_fractions)}
         return f"{kind}@{json.dumps(parts[kind])}"
@@ -125,6 +133,8 @@ class RunEvaluator:
         norm = {"image_size": size, "mean": spec.mean, "std": spec.std}
         if kind == "monitors":
             return _monitors(run_dir)
+        if kind == "attention":
+            return _attention(run_dir, seed, self.settings.attention_images)
         data = self.data(data_name, size)
         if kind in ("frozen", "random_ref", "head"):
             prefix, suffix, model = "", "", encoder
@@ -209,6 +219,28 @@ def _projection(run_dir: Path, encoder: nn.Module) -> nn.Module:
             f"{run_dir}: a {run.config.method_name!r} run has no projection head; 'head' needs SimCLR/MoCo"
         )
     return nn.Sequential(run.method.encoder, head)
+
+
+def _attention(run_dir: Path, seed: int, images: int) -> dict[str, float]:
+    """Best-head and mean-over-heads attention Jaccard of the run's ViT and of a random-init copy."""
+    from selfsup.data.object_masks import load_masked_images
+    from selfsup.eval.attention_masks import score_attention
+    from selfsup.views.channels import match_channels
+    from selfsup.viz.attention import is_vit
+    from selfsup.viz.attention_report import model_attention
+    from selfsup.viz.encoder_source import load_viz_encoder
+
+    model = load_viz_encoder(str(run_dir / "encoder.safetensors"))
+    if not is_vit(model.encoder):
+        raise ValueError(f"{run_dir}: 'attention' needs a ViT encoder (last-layer [CLS] attention)")
+    masked = load_masked_images("stamps_over_video", None, model.spec.image_size, images, seed=0)
+    pixels = match_channels(masked.images, model.spec.channels)
+    out = {}
+    random = dataclasses.replace(model, encoder=random_init_copy(model.encoder, seed=seed).eval())
+    for prefix, m in (("", model), ("random_", random)):
+        scored = score_attention(prefix or "model", model_attention(m, pixels, 64).maps, masked.ids)
+        out |= {f"{prefix}attention_best": scored.best, f"{prefix}attention_mean": scored.mean}
+    return out
 
 
 def _monitors(run_dir: Path) -> dict[str, float]:

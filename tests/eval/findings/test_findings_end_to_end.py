@@ -95,13 +95,27 @@ def test_cli_quick_runs_a_finding_and_prints_its_verdict(tmp_path: Path, capsys)
     assert (out / "findings.html").is_file() and (out / "findings.json").is_file()
 
 
+@pytest.mark.slow
+def test_cli_quick_scores_attention_masks_of_dino_and_supervised_vits(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "f"
+    assert main(["findings", "attention", "--quick", "--out", str(out)]) == 0  # the shipped configs
+    assert "6. Attention" in capsys.readouterr().out
+    (finding,) = json.loads((out / "findings.json").read_text())["findings"]
+    for variant in finding["variants"]:
+        metrics = variant["metrics"]
+        for name in ("attention_best", "attention_mean", "random_attention_best", "random_attention_mean"):
+            assert 0.0 < metrics[name]["mean"] < 1.0, (variant["name"], name)
+        assert metrics["attention_best"]["mean"] >= metrics["attention_mean"]["mean"]  # best head >= mean
+    assert all(c["reason"] != "no value" for cl in finding["claims"] for c in cl["comparisons"])
+
+
 def test_list_describes_every_finding(capsys) -> None:
     assert main(["findings", "--list"]) == 0
     text = capsys.readouterr().out
     for name in ("mae-masking", "simclr-augmentations", "negatives", "projection-head", "dino-stability",
                  "attention", "pretext-label-efficiency", "linear-vs-finetune"):  # fmt: skip
         assert name in text
-    assert "not available yet" in text and "claim:" in text and "paper:" in text
+    assert "claim:" in text and "paper:" in text
 
 
 @pytest.mark.parametrize(
