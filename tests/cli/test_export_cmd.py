@@ -10,19 +10,9 @@ import pytest
 from selfsup.cli import export_cmd
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
+from tests.cli.test_viz_inputs import TINY as VIZ_TINY
 
-TINY = [
-    "data.name=digits",
-    "data.image_size=12",
-    "backbone=resnet_small",
-    "backbone_kwargs={width: 4, depths: [1, 1]}",
-    "method.proj_hidden_dim=8",
-    "method.proj_out_dim=4",
-    "train.batch_size=16",
-    "train.max_steps=1",
-    "train.precision=32-true",
-    "train.progress_bar=false",
-]
+TINY = ["data.name=digits", "data.image_size=12", *VIZ_TINY]
 
 
 def _export(*argv: str) -> int:
