@@ -20,7 +20,9 @@ def synthetic_result(out: Path, seeds: int = 3) -> dict:
         m = {"knn": base, "linear": base + 0.02, "knn_val": base - 0.01, "linear_val": base + 0.01,
              "knn_z": base - 0.1, "linear_z": base - 0.05, "random_knn": 0.5, "random_linear": 0.55 + 0.01 * run.seed,
              "finetune": base + 0.1, "finetune_val": base + 0.09, "peak_memory_mb": 900.0 + 50 * j + 5 * run.seed,
-             "teacher_entropy": 2.0 + j % 3 + 0.1 * run.seed, "teacher_marginal_entropy": 5.0 - j % 4 + 0.1 * run.seed, "rankme": 20.0}  # fmt: skip
+             "teacher_entropy": 2.0 + j % 3 + 0.1 * run.seed, "teacher_marginal_entropy": 5.0 - j % 4 + 0.1 * run.seed, "rankme": 20.0,
+             "attention_best": base - 0.2, "attention_mean": base - 0.3, "random_attention_best": 0.3 + 0.01 * run.seed,
+             "random_attention_mean": 0.25 + 0.01 * run.seed}  # fmt: skip
         for p, frac in (("1", 0.3), ("10", 0.6), ("100", 1.0)):
             e = 0.6 + 0.3 * frac + 0.01 * run.seed
             m |= {f"le_finetune_{p}": e, f"le_linear_{p}": e - 0.05}
