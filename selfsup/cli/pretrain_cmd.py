@@ -6,6 +6,9 @@ validation split carved from the training split and on the test split (scored
 once, here); ``RUN/eval_splits.json`` records both. ``selfsup pretrain supervised`` trains the
 supervised baseline (linear classifier, cross-entropy on the labels) the same way, with
 ``method.num_classes`` from the data, and first prints the classifier's test top-1.
+``--with-supervised`` also trains that baseline beside a self-supervised run (same backbone, data,
+batch, optimizer, seed and time budget, all labels; :func:`supervised_twin`) and adds its frozen
+features as a row of the same table, so the table shows where self-supervision stands.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --resume: the run directory to continue, for a checkpoint kept outside RUN/checkpoints/",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    p.add_argument(
+        "--with-supervised",
+        action="store_true",
+        help="also train the same backbone supervised (all labels, same budget) and add its row to the table",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,12 +96,37 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if supervised:
         report_classifier(result, cfg)
+    others = []
+    if getattr(args, "with_supervised", False) and not supervised:
+        twin = supervised_twin(cfg, result.run_dir)
+        print(f"training the supervised baseline {twin.train.run_name} (all labels, same budget) ...")
+        baseline = pretrain(twin)
+        report_classifier(baseline, twin)
+        others.append(("supervised (all labels, same budget)", baseline.method))
     if args.no_eval:
         return 0
-    return evaluate_run(result.run_dir, cfg, result.method, result.derived, seconds)
+    return evaluate_run(result.run_dir, cfg, result.method, result.derived, seconds, others)
 
 
-def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> int:
+def supervised_twin(cfg, run_dir: Path):
+    """The supervised baseline of ``cfg``'s run: the same backbone, data, batch, optimizer, seed and
+    length (time budget, epochs or steps), trained on all labels with the shipped supervised recipe's
+    augmentation (``configs/supervised_fashion_mnist.yaml``: crops of 0.8-1, flips; BENCHMARKS.md §16.7),
+    written beside the run as ``RUN-supervised``."""
+    import yaml
+
+    from selfsup.configs import shipped_config
+    from selfsup.train.config_loader import config_to_dict, run_config_from_dict
+
+    tree = config_to_dict(cfg)
+    tree["method"] = yaml.safe_load(shipped_config("supervised_fashion_mnist").read_text())["method"]
+    tree["train"] |= {"out_dir": str(run_dir.parent), "run_name": f"{run_dir.name}-supervised"}
+    return with_num_classes(run_config_from_dict(tree))
+
+
+def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, others=()) -> int:
+    """Print and save the evaluation table of the run's ``method`` (and one row per ``(name, method)``
+    of ``others``, evaluated by the same protocol on the same splits)."""
     from selfsup.data.captions import CAPTION_DATASETS, labelled_dataset_of
     from selfsup.eval.protocol import (
         UnlabeledDataError,
@@ -140,6 +173,13 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float) -> i
         baselines=cfg.eval.baselines,
         name=cfg.method_name,
     )
+    for other_name, other in others:
+        mean, std = other.normalization()
+        rows += standard_evaluation(
+            other.encoder.float(), data, image_size=cfg.data.image_size, mean=mean, std=std,
+            k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature, linear=cfg.eval.linear,
+            baselines=False, name=other_name,
+        )  # fmt: skip
     title = (
         f"{cfg.method_name} on {cfg.data.name} after {derived.total_steps} steps "
         f"({derived.total_steps / derived.steps_per_epoch:.2f} epochs, batch {derived.global_batch}, "

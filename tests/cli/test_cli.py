@@ -100,6 +100,25 @@ def test_pretrain_then_eval_and_export(tmp_path, capsys):
 
 @pytest.mark.multiprocess
 @pytest.mark.slow
+def test_with_supervised_adds_the_same_backbone_trained_on_all_labels_to_the_table(tmp_path, capsys):
+    import json
+
+    argv = ["pretrain", "simclr", *TINY, "train.max_steps=4", f"train.out_dir={tmp_path}", "train.run_name=r"]
+    assert main([*argv, "optim.lr=0.1", "--with-supervised"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "| simclr |" in out and "| supervised (all labels, same budget) |" in out and "| raw pixels |" in out
+    )
+    rows = {r["name"]: r for r in json.loads((tmp_path / "r" / "results.json").read_text())}
+    assert rows["supervised (all labels, same budget)"]["knn_val"] is not None
+    twin = tmp_path / "r-supervised"
+    config = (twin / "config.yaml").read_text()
+    # the same backbone, data, batch, length and optimizer; the shipped supervised augmentation
+    assert "name: supervised" in config and "width: 4" in config and "max_steps: 4" in config
+    assert "lr: 0.1" in config and "crop_scale:\n  - 0.8" in config
+    assert json.loads((twin / "classifier.json").read_text())["steps"] == 4
+
+
 def test_two_process_ddp_run_trains_and_checkpoints(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     cmd = [
