@@ -37,13 +37,11 @@ def load_config(spec: dict):
 
 def normalization(cfg, channels: int) -> tuple[list[float], list[float]]:
     """The per-channel (mean, std) selfsup's method normalizes its views with (evaluation uses it too)."""
-    from selfsup.methods.base import per_channel_stats
+    from selfsup.views.ops import channel_stats
 
     m = cfg.method
-    if cfg.method_name == "mae":
-        return per_channel_stats(m.mean, m.std, channels)
-    recipe = m.recipe if cfg.method_name == "moco" else m.views
-    mean, std = recipe.normalization(channels)
+    declared = m if cfg.method_name == "mae" else m.recipe if cfg.method_name == "moco" else m.views
+    mean, std = channel_stats(declared.mean, declared.std, channels)
     return list(mean), list(std)
 
 

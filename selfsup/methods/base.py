@@ -25,22 +25,13 @@ import torch
 from torch import Tensor, nn
 
 from selfsup.types import Batch, Progress, StepOutput
+from selfsup.views.ops import channel_stats
 
 
 def view_generator(images: Tensor, generator: torch.Generator | None) -> torch.Generator:
     """``generator``, or one seeded with 0 on the images' device: ``make_batch`` without a generator is
     deterministic (the trainer always passes one, seeded per micro-batch and rank)."""
     return generator if generator is not None else torch.Generator(device=images.device).manual_seed(0)
-
-
-def per_channel_stats(
-    mean: tuple[float, ...] | None, std: tuple[float, ...] | None, channels: int, default: float = 0.5
-) -> tuple[list[float], list[float]]:
-    """``normalization()`` from optional config mean/std: ``default`` for every channel where unset
-    (0.5 maps [0, 1] to [-1, 1])."""
-    mean = mean if mean is not None else (default,) * channels
-    std = std if std is not None else (default,) * channels
-    return [float(v) for v in mean], [float(v) for v in std]
 
 
 @dataclass
@@ -67,9 +58,11 @@ class Method(nn.Module):
             config.validate()  # every method's config is checked here, before the method builds anything
         self.encoder = backbone
         self.config = config
-        # The recipe training views are normalized with (set by methods that use ViewRecipe views);
-        # evaluation normalizes with the same mean/std.
-        self.view_recipe: Any = None
+        # The one declaration of the method's input normalization: per-channel mean / std of [0, 1]
+        # pixels (one value = every channel; None = 0.5, which maps [0, 1] to [-1, 1]). Methods set them
+        # from their config (a view recipe's mean/std); evaluation and exports normalize the same way.
+        self.pixel_mean: tuple[float, ...] | float | None = None
+        self.pixel_std: tuple[float, ...] | float | None = None
 
     def make_batch(
         self,
@@ -89,11 +82,10 @@ class Method(nn.Module):
     def after_optimizer_step(self, progress: Progress) -> None:
         """Called after each optimizer step (EMA, queue and center updates go here)."""
 
-    def normalization(self) -> tuple[list[float] | None, list[float] | None]:
-        """Per-channel (mean, std) the views were normalized with; evaluation uses the same."""
-        if self.view_recipe is None:
-            return None, None
-        mean, std = self.view_recipe.normalization(self.encoder.in_chans)
+    def normalization(self) -> tuple[list[float], list[float]]:
+        """Per-channel (mean, std) of ``pixel_mean`` / ``pixel_std`` for the encoder's input channels:
+        what the views were normalized with, and what evaluation, exports and the input spec use."""
+        mean, std = channel_stats(self.pixel_mean, self.pixel_std, int(self.encoder.in_chans))
         return list(mean), list(std)
 
     def extra_state(self) -> dict[str, Any]:

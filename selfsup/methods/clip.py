@@ -100,7 +100,7 @@ class CLIP(Method):
             eot_id=self.tokenizer.eot_id,
         )
         self.loss_fn = ClipLoss(config.init_temperature, config.max_logit_scale, config.learnable_temperature)
-        self.view_recipe = config.views
+        self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
         self._recipes: dict[int, ViewRecipe] = {}
 
     def _recipe(self, size: int) -> ViewRecipe:
@@ -158,7 +158,7 @@ class CLIP(Method):
     def encode_images(self, images: Tensor, batch_size: int = 256) -> Tensor:
         """uint8 ``[N, C, H, W]`` -> L2-normalized image embeddings ``[N, embed_dim]`` (float32, CPU)."""
         size = self.config.view_size or images.shape[-1]
-        mean, std = self.view_recipe.normalization(images.shape[1])
+        mean, std = self.normalization()
         was_training = self.training
         self.eval()
         try:

@@ -106,7 +106,7 @@ class CPC(Method):
         self.context = MaskedContext2d(width, ctx, layers=config.context_layers)
         # One W_k per offset (the paper's f_k = exp(z^T W_k c)), as 1x1 convs over the context grid.
         self.predictors = nn.ModuleList(nn.Conv2d(ctx, width, 1, bias=False) for _ in config.offsets)
-        self.view_recipe = config.views
+        self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
 
     def make_batch(
         self,
@@ -130,7 +130,7 @@ class CPC(Method):
         (one random draw per patch) and normalized again the same way, so evaluation's normalization holds.
         """
         patches, _, _ = patch_grid(view, self.config.patch_size, self.config.stride)
-        mean, std = self.config.views.normalization(view.shape[1])
+        mean, std = self.normalization()
         shape = (1, -1, 1, 1)
         m = torch.tensor(mean, dtype=view.dtype, device=view.device).view(shape)
         s = torch.tensor(std, dtype=view.dtype, device=view.device).view(shape)

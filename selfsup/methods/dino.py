@@ -167,7 +167,7 @@ class DINO(Method):
             center_momentum=config.center_momentum,
             center=config.center,
         )
-        self.view_recipe = config.views
+        self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
         self.make_views = ViewsBySize(self._build_views, config.global_size)
         self.collapse_monitor = CollapseMonitor(patience=config.collapse_patience)
 

@@ -162,6 +162,7 @@ class ContextEncoder(Method):
 
     def __init__(self, backbone: nn.Module, config: InpaintingConfig) -> None:
         super().__init__(backbone, config)
+        self.pixel_mean, self.pixel_std = config.mean, config.std
         size = backbone.spec["kwargs"].get("image_size")
         if not size:
             raise ValueError(
@@ -187,10 +188,6 @@ class ContextEncoder(Method):
             if config.adversarial
             else None
         )
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        c = self.encoder.in_chans
-        return [self.config.mean] * c, [self.config.std] * c
 
     def make_batch(
         self,

@@ -99,9 +99,6 @@ class Jigsaw(Method):
             self.layout.num_tiles * config.fc6_dim, config.fc7_dim, config.num_permutations, num_layers=2
         )
 
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.5] * self.encoder.in_chans, [0.5] * self.encoder.in_chans
-
     def make_batch(
         self,
         images: Tensor,

@@ -39,6 +39,7 @@ class LabPretextMethod(Method):
 
     def __init__(self, backbone: nn.Module, config: Any, groups: Sequence[str]) -> None:
         super().__init__(backbone, config)
+        self.pixel_mean, self.pixel_std = 0.0, 1.0  # the encoder takes RGB in [0, 1] and converts to Lab
         self.encoder = lab_backbone_like(backbone, list(groups))
         size = backbone.spec["kwargs"].get("image_size")
         if not size:
@@ -51,9 +52,6 @@ class LabPretextMethod(Method):
         self.register_buffer("ab_centers", in_gamut_ab_bins(config.grid))
         self.register_buffer("prior_counts", torch.zeros(self.ab_centers.shape[0]))
         self.register_buffer("prior_batches_seen", torch.zeros((), dtype=torch.long))
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]  # the encoder takes RGB in [0, 1] and converts to Lab
 
     def make_batch(
         self,

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from selfsup.losses.reconstruction import MaskedReconstructionLoss
-from selfsup.methods.base import Method, MethodConfig, per_channel_stats, view_generator
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.nn.mae_decoder import MAEDecoder
 from selfsup.nn.patches import patchify
 from selfsup.nn.vit_encoder import check_plain_vit, init_mae_vit, vit_encode_visible, vit_grid
@@ -74,6 +74,7 @@ class MAE(Method):
 
     def __init__(self, backbone: nn.Module, config: MAEConfig) -> None:
         super().__init__(backbone, config)
+        self.pixel_mean, self.pixel_std = config.mean, config.std
         vit = getattr(backbone, "model", None)
         if vit is None:
             raise ValueError("method mae needs a 'timm:vit_*' backbone (e.g. timm:vit_tiny_patch16_224)")
@@ -97,9 +98,6 @@ class MAE(Method):
     @property
     def vit(self) -> nn.Module:
         return self.encoder.model
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return per_channel_stats(self.config.mean, self.config.std, self.encoder.in_chans)
 
     def make_batch(
         self,

@@ -117,7 +117,7 @@ class MoCo(Method):
         self.momentum_head = momentum_copy(self.head)
         self.queue = KeyQueue(config.queue_size, config.proj_out_dim)
         self._pending: list[Tensor] = []  # keys of this step, enqueued after the optimizer step
-        self.view_recipe = config.recipe
+        self.pixel_mean, self.pixel_std = config.recipe.mean, config.recipe.std
         self.make_views = ViewsBySize(
             lambda size: TwoViewGenerator(dataclasses.replace(config.recipe, size=size)), config.view_size
         )

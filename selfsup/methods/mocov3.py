@@ -144,7 +144,7 @@ class MoCoV3(Method):
         )
         self.momentum_encoder = momentum_copy(backbone)
         self.momentum_projector = momentum_copy(self.projector)
-        self.view_recipe = config.views
+        self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
         self.make_views = ViewsBySize(self._build_views, config.view_size)
 
     def _build_views(self, size: int) -> TwoViewGenerator:

@@ -98,9 +98,6 @@ class RelativePatch(Method):
         self.fc6 = tile_head(backbone.num_features, config.fc6_dim)
         self.classifier = ProjectionHead(2 * config.fc6_dim, config.fc7_dim, len(NEIGHBOURS), num_layers=2)
 
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.5] * self.encoder.in_chans, [0.5] * self.encoder.in_chans
-
     def make_batch(
         self,
         images: Tensor,

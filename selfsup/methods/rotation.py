@@ -59,9 +59,6 @@ class Rotation(Method):
         hidden = config.head_hidden_dim
         self.head = ProjectionHead(width, hidden or width, NUM_ROTATIONS, num_layers=2 if hidden else 1)
 
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return [0.5] * self.encoder.in_chans, [0.5] * self.encoder.in_chans
-
     def make_batch(
         self,
         images: Tensor,

@@ -58,7 +58,7 @@ class SimCLR(Method):
             num_layers=config.proj_layers,
         )
         self.loss_fn = InfoNCELoss(temperature=config.temperature)
-        self.view_recipe = config.views
+        self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
         self.make_views = ViewsBySize(
             lambda size: TwoViewGenerator(dataclasses.replace(config.views, size=size)), config.view_size
         )

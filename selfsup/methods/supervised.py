@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.methods.base import Method, MethodConfig, per_channel_stats, view_generator
+from selfsup.methods.base import Method, MethodConfig, view_generator
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import normalize, random_crop_flip
@@ -80,6 +80,7 @@ class Supervised(Method):
 
     def __init__(self, backbone: nn.Module, config: SupervisedConfig) -> None:
         super().__init__(backbone, config)
+        self.pixel_mean, self.pixel_std = config.mean, config.std
         if config.num_classes is None:
             raise ValueError(
                 "method.num_classes is not set; `selfsup pretrain supervised` sets it from the dataset, "
@@ -88,9 +89,6 @@ class Supervised(Method):
         self.head = nn.Linear(backbone.num_features, config.num_classes)
         nn.init.trunc_normal_(self.head.weight, std=0.02)  # timm / DeiT head init
         nn.init.zeros_(self.head.bias)
-
-    def normalization(self) -> tuple[list[float], list[float]]:
-        return per_channel_stats(self.config.mean, self.config.std, self.encoder.in_chans)
 
     def make_batch(
         self,

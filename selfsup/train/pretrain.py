@@ -216,7 +216,7 @@ def _pretrain_in(
     divergence = DivergenceWarning(cfg.train.log_every)
     log_version = next_log_version(run_dir)
     label = "training" if cfg.method_name == "supervised" else "pretraining"
-    bar = [StepProgressBar(label, refresh_rate=10)] if cfg.train.progress_bar else []
+    bar = [StepProgressBar(label, cfg.train.accumulate, refresh_rate=10)] if cfg.train.progress_bar else []
     build_plain = partial(build_method, cfg, dataset.channels, image_size)  # fsdp: holds gathered weights
     lit = LitMethod(method, cfg, derived, train_dataset=dataset, build_plain=build_plain)
     trainer = L.Trainer(

@@ -16,7 +16,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-__all__ = ["normalize", "to_float"]
+__all__ = ["channel_stats", "normalize", "to_float"]
 
 
 @lru_cache(maxsize=64)
@@ -144,12 +144,36 @@ def to_float(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return images.to(dtype).div_(255.0)
 
 
-def _channel_stats(values: Sequence[float] | float, channels: int, name: str, x: Tensor) -> Tensor:
+def _per_channel(values: Sequence[float] | float, channels: int, name: str) -> tuple[float, ...]:
+    """``values`` (one per channel, or one for all) as ``channels`` floats; a clear error otherwise."""
     flat = tuple(float(v) for v in (values if isinstance(values, Sequence) else [values]))
     if len(flat) not in (1, channels):
-        raise ValueError(f"{name} must have 1 or {channels} values (one per channel), got {len(flat)}")
+        raise ValueError(
+            f"{name} has {len(flat)} values but the input has {channels} channels; "
+            "give one value per channel or one for all"
+        )
     if name == "std" and min(flat) <= 0:
         raise ValueError(f"std must be > 0 for every channel, got {list(flat)}")
+    return flat * channels if len(flat) == 1 else flat
+
+
+def channel_stats(
+    mean: Sequence[float] | float | None,
+    std: Sequence[float] | float | None,
+    channels: int,
+    default: float = 0.5,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel ``(mean, std)`` of [0, 1] pixels for a ``channels``-channel input, from declared
+    values: None = ``default`` for every channel (0.5 / 0.5 maps [0, 1] to [-1, 1]); one value is
+    used for every channel; otherwise one value per channel."""
+    return (
+        _per_channel(default if mean is None else mean, channels, "mean"),
+        _per_channel(default if std is None else std, channels, "std"),
+    )
+
+
+def _channel_stats(values: Sequence[float] | float, channels: int, name: str, x: Tensor) -> Tensor:
+    flat = _per_channel(values, channels, name)
     return constant(flat, x.dtype, x.device).view(1, -1, 1, 1)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from selfsup.views.blur import default_blur_kernel_size
-from selfsup.views.ops import check_probability, check_range
+from selfsup.views.ops import channel_stats, check_probability, check_range
 
 __all__ = ["ViewRecipe"]
 
@@ -122,11 +122,4 @@ class ViewRecipe:
 
     def normalization(self, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """``(mean, std)`` for a ``channels``-channel batch (0.5 / 0.5 when the recipe gives none)."""
-        if self.mean is None or self.std is None:
-            return (0.5,) * channels, (0.5,) * channels
-        if len(self.mean) not in (1, channels):
-            raise ValueError(
-                f"ViewRecipe.mean/std have {len(self.mean)} values but the images have {channels} channels; "
-                "give one value per channel"
-            )
-        return self.mean, self.std
+        return channel_stats(self.mean, self.std, channels)

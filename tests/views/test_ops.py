@@ -43,7 +43,7 @@ def test_normalize_rejects_bad_stats():
     x = torch.rand(2, 3, 4, 4)
     with pytest.raises(ValueError, match="std must be > 0"):
         normalize(x, 0.5, (0.5, 0.0, 0.5))
-    with pytest.raises(ValueError, match="mean must have 1 or 3"):
+    with pytest.raises(ValueError, match="mean has 2 values but the input has 3 channels"):
         normalize(x, (0.5, 0.5), 0.5)
 
 

@@ -250,4 +250,6 @@ def test_jitter_cpu_blocks_match_whole_batch_stages(images, monkeypatch):
         ),
         params.hue,
     )
-    assert torch.equal(blocked, staged)
+    # Equal up to float rounding: torch does not promise bit-equal reductions (the contrast and
+    # saturation means) across batch sizes, and on AVX512 CPUs they differ in the last bits.
+    torch.testing.assert_close(blocked, staged, rtol=0, atol=1e-5)

@@ -146,7 +146,8 @@ def test_cpu_blocking_does_not_change_the_views(images, monkeypatch):
     whole = apply_view_params(big, params, ViewRecipe())
     monkeypatch.setattr(ops, "CPU_BLOCK_ELEMENTS", 5 * 3 * 32 * 32)
     assert len(ops.cpu_blocks(big, 3 * 32 * 32)) == 13
-    assert torch.equal(apply_view_params(big, params, ViewRecipe()), whole)
+    # Up to float rounding: torch does not promise bit-equal reductions across batch sizes (AVX512).
+    torch.testing.assert_close(apply_view_params(big, params, ViewRecipe()), whole, rtol=0, atol=1e-5)
 
 
 def test_view_params_ranges(images):
