@@ -135,6 +135,7 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, othe
         rows_to_json,
         standard_evaluation,
     )
+    from selfsup.train.train_stats import load_train_stats
 
     eval_name, eval_root = cfg.data.name, cfg.data.root
     if cfg.data.name.strip().lower().replace("-", "_") in CAPTION_DATASETS:
@@ -180,10 +181,14 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, othe
             k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature, linear=cfg.eval.linear,
             baselines=False, name=other_name,
         )  # fmt: skip
+    stats = load_train_stats(run_dir)  # the fit's own time; train_seconds adds calibration and set-up
+    minutes = f"{train_seconds / 60:.1f} min"
+    if stats is not None:
+        minutes = f"{stats['fit_seconds'] / 60:.1f} min training, {minutes} in all"
     title = (
         f"{cfg.method_name} on {cfg.data.name} after {derived.total_steps} steps "
         f"({derived.total_steps / derived.steps_per_epoch:.2f} epochs, batch {derived.global_batch}, "
-        f"{train_seconds / 60:.1f} min): top-1 (kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; "
+        f"{minutes}): top-1 (kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; "
         "linear probe on frozen features, weight decay chosen on validation)"
     )
     table = format_table(rows, title, data.describe())

@@ -1,5 +1,6 @@
 """The command line: help, list, clear one-line errors, a 2-process DDP run on CPU (gloo)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,8 @@ def test_pretrain_then_eval_and_export(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| raw pixels |" in out and "| random init |" in out and "| simclr |" in out
     run = tmp_path / "cli"
+    fit_minutes = json.loads((run / "train_stats.json").read_text())["fit_seconds"] / 60
+    assert "after 5 steps (" in out and f"{fit_minutes:.1f} min training, " in out  # the fit, then all
     assert (run / "results.json").is_file()
     assert (
         main(
@@ -101,8 +104,6 @@ def test_pretrain_then_eval_and_export(tmp_path, capsys):
 @pytest.mark.multiprocess
 @pytest.mark.slow
 def test_with_supervised_adds_the_same_backbone_trained_on_all_labels_to_the_table(tmp_path, capsys):
-    import json
-
     argv = ["pretrain", "simclr", *TINY, "train.max_steps=4", f"train.out_dir={tmp_path}", "train.run_name=r"]
     assert main([*argv, "optim.lr=0.1", "--with-supervised"]) == 0
     out = capsys.readouterr().out
