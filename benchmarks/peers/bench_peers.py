@@ -9,8 +9,9 @@ For SimCLR, MoCo v2, DINO (multi-crop) and MAE, each shipped Fashion-MNIST confi
   heads, losses, memory bank and momentum utilities; ``peers_lightly.py``) around the *same* backbone
   class, batch, image size and recipe, with 0 and 2 loader workers (its best counts),
 
-each at fp32 and at selfsup's default precision (``train.precision=auto``: bf16-mixed on CPUs with
-AVX512-BF16, where lightly gets the same autocast). Every trial is its own process, run one after
+each at fp32 and at selfsup's default precision (``train.precision=auto``, decided per method as a
+run decides it: on CPUs with AVX512-BF16 the faster of fp32 / bf16 for that step, timed once and
+cached; lightly gets the same autocast). Every trial is its own process, run one after
 another from this one; the whole grid is repeated (default 3 times, interleaved) and the table
 gives the median and the spread. Timings are only evidence on a quiet machine: the machine is
 checked before the start and during every trial (``peers_busy.py``); when busy, the benchmark says

@@ -51,16 +51,38 @@ def batches(loader) -> Iterator:
         yield from loader
 
 
+def default_precision(cfg, dataset, channels: int, size: int) -> str:
+    """What ``train.precision`` (``auto``) resolves to for this run on this machine, decided as
+    ``selfsup pretrain`` decides it: on a native-bf16 CPU the faster of fp32 / bf16 for this step, timed
+    by the trainer's own ``time_precisions`` (or read from the cache a run of it left); else by the
+    CPU's flags."""
+    from selfsup.train.precision import MEASURED, measured_precision, measures_precision, resolve_precision
+
+    if not measures_precision(cfg.train.precision, "cpu"):
+        return resolve_precision(cfg.train.precision, "cpu")
+    from selfsup.train.build import build_method
+    from selfsup.train.calibrate import time_precisions
+    from selfsup.train.config import derive
+    from selfsup.train.pretrain import step_signature
+
+    def time_steps() -> dict[str, float]:
+        method = build_method(cfg, channels, size)
+        return time_precisions(method, dataset, cfg, derive(cfg, len(dataset)), MEASURED)
+
+    choice, note = measured_precision(step_signature(cfg, channels, size), time_steps)
+    print(f"[peers] {note}", file=sys.stderr)
+    return choice
+
+
 def build(spec: dict, cfg, dataset):
     """``(step(batch, i, total, warmup), loader, encoder, mean, std)`` for the spec's pipeline."""
-    from selfsup.train.precision import resolve_precision
-
     if spec.get("workers") is None:  # the config's loader workers (selfsup's default: data.num_workers)
         spec["workers"] = cfg.data.num_workers
-    precision = "32-true" if spec["precision"] == "fp32" else resolve_precision(cfg.train.precision, "cpu")
+    channels, size = dataset.channels, cfg.data.image_size or dataset.image_size[0]
+    fp32 = spec["precision"] == "fp32"
+    precision = "32-true" if fp32 else default_precision(cfg, dataset, channels, size)
     spec["resolved_precision"] = precision
     bf16 = precision.startswith("bf16")
-    channels, size = dataset.channels, cfg.data.image_size or dataset.image_size[0]
     mean, std = normalization(cfg, channels)
     torch.manual_seed(cfg.train.seed)  # the same backbone weights in both pipelines
     if spec["pipeline"] == "selfsup":
