@@ -76,6 +76,13 @@ class Backbone(nn.Module, ABC):
         """
         return copy.deepcopy(self._spec)
 
+    @property
+    def image_size(self) -> int | None:
+        """The square input side the architecture was built for (``create_backbone(..., image_size=)``);
+        None for a backbone built without one (a CNN accepts any size)."""
+        size = self._spec["kwargs"].get("image_size")
+        return int(size) if size else None
+
     def _set_spec(self, name: str, kwargs: dict[str, Any]) -> None:
         self._spec = {"name": name, "kwargs": dict(kwargs)}
 

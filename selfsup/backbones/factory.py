@@ -3,6 +3,8 @@
 Names:
 
 - ``"resnet18_cifar"``, ``"resnet_small"``: our CIFAR-style ResNets (``small_resnet.py``), for CPUs;
+  named backbones live in ``selfsup.registry.BACKBONES`` (``@BACKBONES.register(name)`` on a builder
+  taking ``in_chans``, ``image_size`` and its own keyword options);
 - ``"timm:<model_name>"``: any timm model, e.g. ``"timm:vit_small_patch16_224"`` (``timm_adapter.py``);
 - ``"tv:<name>"``: torchvision CNNs, e.g. ``"tv:resnet18"`` (``torchvision_adapter.py``).
 
@@ -15,21 +17,14 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable
+import inspect
 from pathlib import Path
 from typing import Any
 
+import selfsup.backbones.small_resnet  # noqa: F401  (registers resnet_small and resnet18_cifar)
 from selfsup.backbones.base import Backbone
-from selfsup.backbones.small_resnet import resnet18_cifar, resnet_small
+from selfsup.registry import BACKBONES
 
-_SMALL_NETS: dict[str, Callable[..., Backbone]] = {
-    "resnet18_cifar": resnet18_cifar,
-    "resnet_small": resnet_small,
-}
-_SMALL_KWARGS = {
-    "resnet18_cifar": ("zero_init_residual",),
-    "resnet_small": ("width", "depths", "zero_init_residual"),
-}
 _SYNTAX = (
     "'resnet18_cifar', 'resnet_small' (CPU-sized CIFAR ResNets), "
     "'timm:<model_name>' (any timm model, e.g. 'timm:vit_small_patch16_224'; see timm.list_models()), "
@@ -84,14 +79,16 @@ def create_backbone(name: str, in_chans: int = 3, image_size: int | None = None,
         from selfsup.backbones.torchvision_adapter import TorchvisionBackbone
 
         backbone = TorchvisionBackbone(name[len("tv:") :], in_chans=in_chans, image_size=image_size, **kwargs)
-    elif name in _SMALL_NETS:
-        unknown = sorted(set(kwargs) - set(_SMALL_KWARGS[name]))
+    elif name in BACKBONES:
+        build = BACKBONES[name]
+        own = [k for k in inspect.signature(build).parameters if k not in ("in_chans", "image_size")]
+        unknown = sorted(set(kwargs) - set(own))
         if unknown:
             raise ValueError(
                 f"backbone {name!r} got unknown kwargs {unknown}; valid: in_chans, image_size, "
-                f"pretrained_path, {', '.join(_SMALL_KWARGS[name])}"
+                f"pretrained_path, {', '.join(own)}"
             )
-        backbone = _SMALL_NETS[name](in_chans=in_chans, image_size=image_size, **kwargs)
+        backbone = build(in_chans=in_chans, image_size=image_size, **kwargs)
     else:
         raise ValueError(_unknown_message(name))
 
@@ -105,7 +102,7 @@ def _unknown_message(name: str) -> str:
     try:
         candidates = list_backbones()
     except ImportError:  # suggestions are a courtesy; never mask the real error
-        candidates = list(_SMALL_NETS)
+        candidates = BACKBONES.names()
     # A bare library name ("resnet18", "vit_tiny") is most likely meant with a prefix: match without it.
     bare: dict[str, list[str]] = {}
     for c in candidates:
@@ -127,7 +124,7 @@ def list_backbones(pattern: str = "*") -> list[str]:
 
     from selfsup.backbones.torchvision_adapter import supported_torchvision_models
 
-    names = list(_SMALL_NETS)
+    names = BACKBONES.names()
     names += ["tv:" + n for n in supported_torchvision_models()]
     names += ["timm:" + n for n in timm.list_models()]
     return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))

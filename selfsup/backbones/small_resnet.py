@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from selfsup.backbones.base import Backbone
+from selfsup.registry import BACKBONES
 
 
 class BasicBlock(nn.Module):
@@ -138,6 +139,7 @@ class CifarResNet(Backbone):
         return self.feature_map(x).flatten(2).transpose(1, 2)
 
 
+@BACKBONES.register("resnet_small")
 def resnet_small(
     in_chans: int = 3,
     image_size: int | None = None,
@@ -149,6 +151,7 @@ def resnet_small(
     return CifarResNet(width, depths, in_chans, zero_init_residual, image_size)
 
 
+@BACKBONES.register("resnet18_cifar")
 def resnet18_cifar(
     in_chans: int = 3, image_size: int | None = None, zero_init_residual: bool = True
 ) -> CifarResNet:

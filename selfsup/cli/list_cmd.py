@@ -25,16 +25,16 @@ def builtin_methods() -> list[str]:
     from importlib.util import find_spec
     from pathlib import Path
 
-    from selfsup.registry import _METHODS
+    from selfsup.registry import METHODS
 
     folders = find_spec("selfsup.methods").submodule_search_locations or []
     sources = (p.read_text(encoding="utf-8") for f in folders for p in Path(f).glob("*.py"))
-    return sorted({name for text in sources for name in REGISTER.findall(text)} | set(_METHODS))
+    return sorted({name for text in sources for name in REGISTER.findall(text)} | set(METHODS.registered()))
 
 
 def run(args: argparse.Namespace) -> int:
-    from selfsup.backbones.factory import _SMALL_NETS
     from selfsup.data import list_datasets
+    from selfsup.registry import BACKBONES
 
     if args.backbones:
         from selfsup.backbones import list_backbones
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(list_backbones(args.backbones)))
         return 0
     print("methods:   " + ", ".join(builtin_methods()))
-    print(f"backbones: {', '.join(sorted(_SMALL_NETS))}, tv:<torchvision model>, timm:<timm model>")
+    print(f"backbones: {', '.join(BACKBONES.names())}, tv:<torchvision model>, timm:<timm model>")
     print("           (see them with `selfsup list --backbones 'timm:vit*'`)")
     print("datasets:  " + ", ".join(list_datasets()))
     return 0

@@ -191,7 +191,10 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, othe
         f"{minutes}): top-1 (kNN k={cfg.eval.knn_k}, T={cfg.eval.knn_temperature}; "
         "linear probe on frozen features, weight decay chosen on validation)"
     )
-    table = format_table(rows, title, data.describe())
+    splits = data.describe()
+    if others:  # supervised rows trained on every training label, the validation images' included
+        splits += f"; not held out: the validation columns of {', '.join(name for name, _ in others)}"
+    table = format_table(rows, title, splits)
     print(table)
     (run_dir / "results.json").write_text(json.dumps(rows_to_json(rows), indent=2))
     (run_dir / "eval_splits.json").write_text(json.dumps(data.splits_record(), indent=2))
@@ -223,7 +226,7 @@ def report_classifier(result, cfg) -> None:
     from selfsup.views import eval_transform
 
     method = result.method
-    size = cfg.data.image_size or method.encoder.spec["kwargs"].get("image_size")
+    size = cfg.data.image_size or method.encoder.image_size
     size = size or create_dataset(cfg.data.name, "train", root=cfg.data.root).image_size[0]
     test = create_dataset(cfg.data.name, "test", root=cfg.data.root, image_size=cfg.data.image_size)
     images, labels = dataset_to_tensors(test, cfg.eval.max_test_items)

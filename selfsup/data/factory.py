@@ -4,6 +4,10 @@ Names: "fashion_mnist" (default dataset, DESIGN.md section 6), "digits" (sklearn
 tests), "stamps" (real color photo cut-outs, 17 categories), "video_pairs" (frame pairs of real
 videos, unlabelled), "shards" (webdataset-style tar files) and "folder" (any image directory). Hyphens and case are ignored
 ("Fashion-MNIST" works); "image_folder" is an alias of "folder".
+
+Each name is a builder in ``selfsup.registry.DATASETS``: ``(split, root, image_size, strict, kw) ->
+Dataset``; ``@DATASETS.register("my_data")`` on such a function adds a dataset that
+``create_dataset`` (and so the Python API: ``pretrain``, ``selfsup.eval``) builds by name.
 """
 
 from __future__ import annotations
@@ -21,22 +25,22 @@ from selfsup.data.fashion_mnist import FashionMNIST
 from selfsup.data.image_folder import ImageFolderDataset
 from selfsup.data.splits import HELDOUT_TEST_FRACTION, HELDOUT_TEST_SEED, stratified_split
 from selfsup.data.stamps import Stamps
+from selfsup.registry import DATASETS
 
-_NAMES = ("digits", "fashion_mnist", "folder", "shards", "stamps", "video_pairs", *CAPTION_DATASETS)
 _ALIASES = {"image_folder": "folder", "imagefolder": "folder", "fashionmnist": "fashion_mnist"}
 _FOLDER_DEFAULT_SIZE = 64
 _SPLIT_DIRS = ("train", "val", "test")
 
 
 def list_datasets() -> list[str]:
-    """Names accepted by ``create_dataset``."""
-    return sorted(_NAMES)
+    """Names accepted by ``create_dataset`` (``selfsup.registry.DATASETS``)."""
+    return DATASETS.names()
 
 
 def _canonical(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
-    if key not in _NAMES:
+    if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available datasets: {', '.join(list_datasets())}")
     return key
 
@@ -108,45 +112,73 @@ def create_dataset(
     kw:         extra keyword arguments of the dataset class (e.g. ``grayscale=True`` for folders,
                 ``background="random"`` for stamps).
     """
-    key = _canonical(name)
-    if key in CAPTION_DATASETS:  # image-caption pairs for CLIP: items (image, token ids [77], index)
-        _no_extra(key, kw)
-        return create_caption_dataset(key, split, root=root, image_size=image_size)
-    if key == "fashion_mnist":
-        _no_extra(key, kw)
-        return FashionMNIST(root=root, split=split, image_size=image_size)
-    if key == "digits":
-        if root is not None:
-            raise ValueError(
-                f"dataset 'digits' ships with scikit-learn and takes no root (got root={root!r})"
-            )
-        _no_extra(key, kw)
-        return Digits(split=split, image_size=image_size)
-    if key == "shards":  # webdataset-style tar shards under root (root/<split>/ when split folders exist)
-        from selfsup.data.shards import ShardedImageDataset
+    return DATASETS[_canonical(name)](split, root, image_size, strict, kw)
 
-        if root is None:
-            raise ValueError("dataset 'shards' needs root=DIR (data.root=DIR): the folder of .tar shards")
-        _check_kwargs(key, kw, ShardedImageDataset, {"root", "image_size", "strict"})
-        folder = Path(root).expanduser()
-        folder = folder / split if (folder / split).is_dir() else folder
-        return ShardedImageDataset(folder, image_size=image_size or _FOLDER_DEFAULT_SIZE, strict=strict, **kw)
-    if key == "video_pairs":
-        # Unlabelled (reference, target) frame pairs of the real sample videos, for video colorization;
-        # the same clips serve every split.
-        from selfsup.data.video import FramePairs
 
-        _check_kwargs(key, kw, FramePairs, {"height", "width"})
-        size = image_size if image_size is not None else 64
-        return FramePairs(height=size, width=size, **kw)
-    if key == "stamps":
-        _check_kwargs(key, kw, Stamps, {"root", "split", "image_size"})
-        return Stamps(root=root, split=split, image_size=image_size, **kw)
+def _register_captions() -> None:
+    for key in CAPTION_DATASETS:  # image-caption pairs for CLIP: items (image, token ids [77], index)
+
+        def build(split, root, image_size, strict, kw, key=key):
+            _no_extra(key, kw)
+            return create_caption_dataset(key, split, root=root, image_size=image_size)
+
+        DATASETS.register(key)(build)
+
+
+_register_captions()
+
+
+@DATASETS.register("fashion_mnist")
+def _fashion_mnist(split, root, image_size, strict, kw) -> Dataset:
+    _no_extra("fashion_mnist", kw)
+    return FashionMNIST(root=root, split=split, image_size=image_size)
+
+
+@DATASETS.register("digits")
+def _digits(split, root, image_size, strict, kw) -> Dataset:
+    if root is not None:
+        raise ValueError(f"dataset 'digits' ships with scikit-learn and takes no root (got root={root!r})")
+    _no_extra("digits", kw)
+    return Digits(split=split, image_size=image_size)
+
+
+@DATASETS.register("shards")
+def _shards(split, root, image_size, strict, kw) -> Dataset:
+    """Webdataset-style tar shards under root (root/<split>/ when split folders exist)."""
+    from selfsup.data.shards import ShardedImageDataset
+
+    if root is None:
+        raise ValueError("dataset 'shards' needs root=DIR (data.root=DIR): the folder of .tar shards")
+    _check_kwargs("shards", kw, ShardedImageDataset, {"root", "image_size", "strict"})
+    folder = Path(root).expanduser()
+    folder = folder / split if (folder / split).is_dir() else folder
+    return ShardedImageDataset(folder, image_size=image_size or _FOLDER_DEFAULT_SIZE, strict=strict, **kw)
+
+
+@DATASETS.register("video_pairs")
+def _video_pairs(split, root, image_size, strict, kw) -> Dataset:
+    """Unlabelled (reference, target) frame pairs of the real sample videos, for video colorization;
+    the same clips serve every split."""
+    from selfsup.data.video import FramePairs
+
+    _check_kwargs("video_pairs", kw, FramePairs, {"height", "width"})
+    size = image_size if image_size is not None else 64
+    return FramePairs(height=size, width=size, **kw)
+
+
+@DATASETS.register("stamps")
+def _stamps(split, root, image_size, strict, kw) -> Dataset:
+    _check_kwargs("stamps", kw, Stamps, {"root", "split", "image_size"})
+    return Stamps(root=root, split=split, image_size=image_size, **kw)
+
+
+@DATASETS.register("folder")
+def _folder(split, root, image_size, strict, kw) -> Dataset:
     if root is None:
         raise ValueError("dataset 'folder' needs root=DIR (data.root=DIR): the directory of images")
     folder, train_folder = _folder_split(Path(root).expanduser(), split)
     size = image_size if image_size is not None else _FOLDER_DEFAULT_SIZE
-    _check_kwargs(key, kw, ImageFolderDataset, {"root", "image_size", "strict"})
+    _check_kwargs("folder", kw, ImageFolderDataset, {"root", "image_size", "strict"})
     if train_folder is not None and "classes" not in kw and kw.get("labeled") is not False:
         # Without this a test split missing a class would shift every later label id.
         with warnings.catch_warnings():

@@ -163,7 +163,7 @@ class ContextEncoder(Method):
     def __init__(self, backbone: nn.Module, config: InpaintingConfig) -> None:
         super().__init__(backbone, config)
         self.pixel_mean, self.pixel_std = config.mean, config.std
-        size = backbone.spec["kwargs"].get("image_size")
+        size = backbone.image_size
         if not size:
             raise ValueError(
                 "method inpainting needs the backbone's image_size (create_backbone(..., image_size=))"

@@ -41,7 +41,7 @@ class LabPretextMethod(Method):
         super().__init__(backbone, config)
         self.pixel_mean, self.pixel_std = 0.0, 1.0  # the encoder takes RGB in [0, 1] and converts to Lab
         self.encoder = lab_backbone_like(backbone, list(groups))
-        size = backbone.spec["kwargs"].get("image_size")
+        size = backbone.image_size
         if not size:
             raise ValueError(
                 f"method {self.name} needs the backbone's image_size (create_backbone(..., image_size=))"

@@ -81,7 +81,7 @@ def test_wrong_image_size_names_the_fix_and_dynamic_size_works(vit):
 def test_cnn_tokens_are_the_flattened_final_map():
     net = create_backbone("timm:resnet18", image_size=64).eval()
     assert "img_size" not in net.timm_kwargs  # CNNs take no img_size; it is dropped, not an error
-    assert net.spec["kwargs"]["image_size"] == 64
+    assert net.spec["kwargs"]["image_size"] == 64 and net.image_size == 64
     assert net.patch_size == 32 and net.num_prefix_tokens == 0
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -110,6 +110,7 @@ def test_with_supervised_adds_the_same_backbone_trained_on_all_labels_to_the_tab
     assert (
         "| simclr |" in out and "| supervised (all labels, same budget) |" in out and "| raw pixels |" in out
     )
+    assert "not held out: the validation columns of supervised (all labels, same budget)" in out
     rows = {r["name"]: r for r in json.loads((tmp_path / "r" / "results.json").read_text())}
     assert rows["supervised (all labels, same budget)"]["knn_val"] is not None
     twin = tmp_path / "r-supervised"
