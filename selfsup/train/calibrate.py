@@ -35,6 +35,7 @@ import torch
 from selfsup.methods.base import Method
 from selfsup.train.atomic_io import AtomicCheckpointIO
 from selfsup.train.config import Derived, RunConfig, TrainConfig
+from selfsup.train.device_options import compile_method
 from selfsup.train.optimizers import build_optimizer
 from selfsup.train.sampler import step_loader
 from selfsup.train.step import TrainStep
@@ -138,6 +139,8 @@ def probe_step(
     """A throwaway copy of ``method`` on ``device``, its optimizer, and ``step(i)``: one optimizer step of
     it at ``derived.precision`` on the trainer's loader (data order from step 0), as the run does it."""
     probe = copy.deepcopy(method).to(device).train()
+    if cfg.train.compile:  # time the step the run takes (its compilation falls in the untimed warm-up)
+        compile_method(probe)
     optimizer = build_optimizer(probe, cfg.optim, derived.peak_lr)
     driver = TrainStep(probe, cfg, derived)
     batches = iter(step_loader(dataset, cfg, replace(derived, total_steps=derived.total_steps + 10**6)))

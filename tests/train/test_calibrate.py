@@ -140,3 +140,23 @@ def test_a_budgeted_run_says_which_limit_binds_and_records_its_forecast(tmp_path
     assert "the time-budget calibration predicted" in caplog.text
     stats = json.loads((result.run_dir / "train_stats.json").read_text())
     assert stats["steps"] == steps and stats["predicted_seconds"] > 0
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_the_probe_is_compiled_when_the_run_will_be(tmp_path, monkeypatch, compile_):
+    """With ``train.compile`` the run steps a compiled method, so the calibration must time one too."""
+    import selfsup.train.calibrate as calibrate
+    from selfsup.data import create_dataset
+    from selfsup.train.build import build_method
+    from tests.train.test_pretrain import tiny_config
+
+    compiled = []
+    monkeypatch.setattr(calibrate, "compile_method", lambda m: compiled.append(m) or 1)
+    cfg = tiny_config(tmp_path, f"train.compile={str(compile_).lower()}")
+    method = build_method(cfg, 1, 8)
+    dataset = create_dataset(cfg.data.name, "train", image_size=8)
+    probe, _, step = calibrate.probe_step(
+        method, dataset, cfg, derive(cfg, len(dataset)), calibrate._device(cfg)
+    )
+    step(0)
+    assert compiled == ([probe] if compile_ else []) and probe is not method
