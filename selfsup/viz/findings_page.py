@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from selfsup.viz.findings_chart import Point, errorbar_chart_svg
-from selfsup.viz.report import CSS
+from selfsup.viz.html_blocks import CSS
 
 __all__ = ["render_findings_page", "write_findings_page"]
 

@@ -18,16 +18,14 @@ pictures under ``RUN/viz/``, the config and derived values.
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import json
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from selfsup.viz.html_blocks import esc, fmt, img, mime, page, table
 from selfsup.viz.run_artifacts import RunArtifacts, group_metrics, load_run
 from selfsup.viz.run_embeddings import RunEmbeddings, run_embeddings
 from selfsup.viz.svg_chart import Series, line_chart_svg
@@ -35,7 +33,6 @@ from selfsup.viz.svg_chart import Series, line_chart_svg
 __all__ = ["QUALITY_HELP", "read_leaderboard", "render_comparison", "render_run", "write_report"]
 
 log = logging.getLogger(__name__)
-esc = html.escape
 
 # What a good value looks like (selfsup.monitors.quality; D = embedding width).
 QUALITY_HELP = {
@@ -53,74 +50,14 @@ GROUP_TITLES = {
 }
 COLLAPSE_NAMES = {0: "ok", 1: "uniform collapse", 2: "one-hot collapse", 3: "constant output"}
 
-CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
-header{background:#263238;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
-header p{margin:4px 0 0;color:#cfd8dc}nav{padding:6px 24px;background:#eceff1;font-size:13px}
-nav a{margin-right:14px;color:#37474f}main{padding:8px 24px 40px}
-section{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:14px 0;padding:10px 16px}
-h2{font-size:17px;margin:6px 0 10px}h3{font-size:14px;margin:12px 0 6px;color:#455a64}
-table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #e0e0e0;padding:4px 10px;
-text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}td.l{text-align:left}
-.best{font-weight:700;color:#1b5e20}.charts{display:flex;flex-wrap:wrap;gap:10px}
-svg.chart{background:#fff;border:1px solid #eee}svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}
-svg .tick{font-size:10px;fill:#555}svg .ct{font-size:12px;font-weight:600;fill:#333}
-figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figure img{max-width:100%;
-border:1px solid #eee}figcaption{font-size:12px;color:#555}pre{background:#f5f5f5;padding:8px;
-overflow:auto;font-size:12px}.muted{color:#777}td span.muted{display:block;text-align:left}.warn{color:#b71c1c}
-""".replace("\n", "")
-
-
-def _fmt(v: Any, pct: bool = False) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "—"
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if pct:
-            return f"{100 * v:.2f}"
-        if float(v).is_integer() and abs(v) < 1e15:
-            return str(int(v))  # steps, batch, dims: 12345, not 1.234e+04
-        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
-    return esc(str(v))
-
-
-def _img(data: bytes, alt: str, mime: str = "image/png") -> str:
-    b64 = base64.b64encode(data).decode("ascii")
-    return f'<img alt="{esc(alt)}" src="data:{mime};base64,{b64}">'
-
-
-def _mime(path: Path) -> str:
-    return "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
-
-
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
-
-
-def _page(title: str, subtitle: str, sections: list[tuple[str, str, str]]) -> str:
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t, _ in sections)
-    body = "".join(_section(a, t, b) for a, t, b in sections)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<link rel="icon" href="data:,"><title>{esc(title)}</title><style>{CSS}</style></head>'
-        f"<body><header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header><nav>{nav}</nav>"
-        f"<main>{body}</main></body></html>\n"
-    )
-
 
 # ----------------------------------------------------------------------------- sections
 def _results_rows(run: RunArtifacts, prefix: str = "") -> list[list[str]]:
     rows = []
     for r in run.results or []:
         name = f"{prefix}{r.get('name', '?')}"
-        scores = [_fmt(r.get(key), pct=True) for key in ("knn_val", "knn", "linear_val", "linear")]
-        rows.append([esc(name), *scores, _fmt(r.get("feature_dim")), _fmt(r.get("seconds"))])
+        scores = [fmt(r.get(key), pct=True) for key in ("knn_val", "knn", "linear_val", "linear")]
+        rows.append([esc(name), *scores, fmt(r.get("feature_dim")), fmt(r.get("seconds"))])
     return rows
 
 
@@ -146,7 +83,7 @@ def _splits_note(run: RunArtifacts, prefix: str = "") -> str:
     if isinstance(val, dict):
         parts.append(
             f"validation: {val.get('images')} images carved from the {rec.get('dataset')} train split "
-            f"({_fmt(100 * float(val.get('fraction', 0)))} %, stratified, seed {val.get('seed')})"
+            f"({fmt(100 * float(val.get('fraction', 0)))} %, stratified, seed {val.get('seed')})"
         )
     test = rec.get("test")
     if isinstance(test, dict):
@@ -188,9 +125,9 @@ def _leaderboard(rows: Sequence[dict[str, Any]]) -> str:
     refs = [r for r in rows if str(r.get("method")).startswith(("raw pixels", "random init"))]
     trained = [r for r in rows if r not in refs]
     trained.sort(key=lambda r: -r["knn_val"] if isinstance(r.get("knn_val"), (int, float)) else 1.0)
-    body = [[_fmt(r.get(k), pct=k in PERCENT) for k in LEADERBOARD] for r in trained + refs]
+    body = [[fmt(r.get(k), pct=k in PERCENT) for k in LEADERBOARD] for r in trained + refs]
     note = "validation: carved from train; test: scored once; 1 % / 10 %: linear probes on label subsets"
-    return _table(list(LEADERBOARD.values()), body) + f'<p class="muted">{note}</p>'
+    return table(list(LEADERBOARD.values()), body) + f'<p class="muted">{note}</p>'
 
 
 def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str]]:
@@ -198,9 +135,9 @@ def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str
     return [
         [
             esc(k),
-            _fmt(emb.quality.get(k)) if emb else "—",
-            _fmt(emb.random_init_quality.get(k)) if emb else "—",
-            _fmt(run.quality.get(k)) if run.quality else "—",
+            fmt(emb.quality.get(k)) if emb else "—",
+            fmt(emb.random_init_quality.get(k)) if emb else "—",
+            fmt(run.quality.get(k)) if run.quality else "—",
             f'<span class="muted">{esc(QUALITY_HELP[k])}</span>',
         ]
         for k in keys
@@ -216,8 +153,8 @@ def _label_efficiency(run: RunArtifacts) -> str:
     keys = sorted({(str(r["encoder"]), str(r["protocol"])) for r in rows})
     acc = {(str(r["encoder"]), str(r["protocol"]), float(r["fraction"])): r["accuracy"] for r in rows}
     header = ["encoder", "protocol"] + [f"{f:.0%} labels" for f in fractions]
-    body = [[esc(e), esc(p)] + [_fmt(acc.get((e, p, f)), pct=True) for f in fractions] for e, p in keys]
-    return _table(header, body)
+    body = [[esc(e), esc(p)] + [fmt(acc.get((e, p, f)), pct=True) for f in fractions] for e, p in keys]
+    return table(header, body)
 
 
 def _curves(runs: Sequence[RunArtifacts], labels: Sequence[str]) -> str:
@@ -240,11 +177,11 @@ def _monitor_summary(run: RunArtifacts) -> str:
     for col in cols:
         _, ys = run.metrics[col]
         last = ys[-1]
-        shown = COLLAPSE_NAMES.get(int(last), _fmt(last)) if col.endswith("collapse") else _fmt(last)
-        rows.append([esc(col), _fmt(ys[0]), shown, _fmt(min(ys)), _fmt(max(ys))])
+        shown = COLLAPSE_NAMES.get(int(last), fmt(last)) if col.endswith("collapse") else fmt(last)
+        rows.append([esc(col), fmt(ys[0]), shown, fmt(min(ys)), fmt(max(ys))])
     if not rows:
         return ""
-    return _table(["monitor", "first", "last", "min", "max"], rows)
+    return table(["monitor", "first", "last", "min", "max"], rows)
 
 
 def _embedding_section(embs: Sequence[RunEmbeddings | None], errors: Sequence[str | None], names) -> str:
@@ -259,10 +196,10 @@ def _embedding_section(embs: Sequence[RunEmbeddings | None], errors: Sequence[st
             else f", neighbour label precision {emb.retrieval_precision:.1%}"
         )
         parts.append(
-            f"<figure>{_img(emb.embedding_png, f'{emb.layout} embedding of {name}')}"
+            f"<figure>{img(emb.embedding_png, f'{emb.layout} embedding of {name}')}"
             f"<figcaption>{esc(name)}: {emb.layout.upper()} of {emb.num_points} test embeddings"
             "</figcaption></figure>"
-            f"<figure>{_img(emb.retrieval_png, f'retrieval grid of {name}')}<figcaption>{esc(name)}: "
+            f"<figure>{img(emb.retrieval_png, f'retrieval grid of {name}')}<figcaption>{esc(name)}: "
             f"queries and top neighbours by cosine similarity{esc(prec)} (green frame: same label)"
             "</figcaption></figure>"
         )
@@ -279,7 +216,7 @@ def _images_section(run: RunArtifacts, prefix: str = "") -> str:
         caption_file = p.with_suffix(".txt")
         caption = caption_file.read_text().strip() if caption_file.is_file() else p.name
         parts.append(
-            f"<figure>{_img(p.read_bytes(), p.name, _mime(p))}<figcaption>{esc(caption)}</figcaption></figure>"
+            f"<figure>{img(p.read_bytes(), p.name, mime(p))}<figcaption>{esc(caption)}</figcaption></figure>"
         )
     return "".join(parts)
 
@@ -298,11 +235,11 @@ def render_run(run: RunArtifacts, emb: RunEmbeddings | None = None, emb_error: s
     """The HTML page of one run (``emb``: its embeddings, or ``None`` with the reason in ``emb_error``)."""
     sections = []
     if run.results:
-        results = _table(RESULTS_HEADER, _results_rows(run)) + _splits_note(run)
+        results = table(RESULTS_HEADER, _results_rows(run)) + _splits_note(run)
         sections.append(("results", "Evaluation", results))
     quality = _quality_rows(run, emb)
     if quality:
-        sections.append(("quality", "Label-free quality signals", _table(QUALITY_HEADER, quality)))
+        sections.append(("quality", "Label-free quality signals", table(QUALITY_HEADER, quality)))
     if run.label_efficiency:
         sections.append(("label-efficiency", "Label efficiency (top-1 %)", _label_efficiency(run)))
     sections.append(("curves", "Training curves", _curves([run], [run.method])))
@@ -314,11 +251,11 @@ def render_run(run: RunArtifacts, emb: RunEmbeddings | None = None, emb_error: s
         sections.append(("pictures", "Pictures (RUN/viz)", _images_section(run)))
     config = f"<pre>{esc(run.config_text)}</pre>"
     if run.derived:
-        config += "<h3>derived.json</h3>" + _table(
-            ["value", ""], [[esc(k), _fmt(v)] for k, v in run.derived.items()]
+        config += "<h3>derived.json</h3>" + table(
+            ["value", ""], [[esc(k), fmt(v)] for k, v in run.derived.items()]
         )
     sections.append(("config", "Config", config))
-    return _page(f"selfsup run report: {run.name}", _summary(run), sections)
+    return page(f"selfsup run report: {run.name}", _summary(run), sections)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -339,7 +276,7 @@ def render_comparison(
     """One page comparing ``runs``: overlaid curves, results and signals side by side, config diff
     (``leaderboard``: the rows of a ``selfsup compare`` folder, shown first)."""
     labels = [f"{i + 1}: {r.method}" for i, r in enumerate(runs)]
-    overview = _table(
+    overview = table(
         ["#", "run", "summary"],
         [[esc(lab), esc(r.name), esc(_summary(r))] for lab, r in zip(labels, runs, strict=True)],
     )
@@ -348,16 +285,14 @@ def render_comparison(
     rows = [row for r, lab in zip(runs, labels, strict=True) for row in _results_rows(r, prefix=f"[{lab}] ")]
     if rows:
         notes = "".join(_splits_note(r, f"[{lab}] ") for r, lab in zip(runs, labels, strict=True))
-        sections.append(("results", "Evaluation", _table(RESULTS_HEADER, rows) + notes))
+        sections.append(("results", "Evaluation", table(RESULTS_HEADER, rows) + notes))
     qrows = [
         [esc(lab), *row[:4]]
         for r, e, lab in zip(runs, embs, labels, strict=True)
         for row in _quality_rows(r, e)
     ]
     if qrows:
-        sections.append(
-            ("quality", "Label-free quality signals", _table(["run", *QUALITY_HEADER[:4]], qrows))
-        )
+        sections.append(("quality", "Label-free quality signals", table(["run", *QUALITY_HEADER[:4]], qrows)))
     sections.append(("curves", "Training curves (overlaid)", _curves(runs, labels)))
     monitors = "".join(
         f"<h3>{esc(lab)}</h3>{m}" for r, lab in zip(runs, labels, strict=True) if (m := _monitor_summary(r))
@@ -371,14 +306,14 @@ def render_comparison(
     flat = [_flatten(r.config) for r in runs]
     keys = sorted({k for f in flat for k in f})
     differ = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flat}) > 1]
-    diff = _table(["key", *labels], [[esc(k), *(esc(str(f.get(k, "—"))) for f in flat)] for k in differ])
+    diff = table(["key", *labels], [[esc(k), *(esc(str(f.get(k, "—"))) for f in flat)] for k in differ])
     full = "".join(
         f"<details><summary>{esc(lab)} config.yaml</summary><pre>{esc(r.config_text)}</pre></details>"
         for r, lab in zip(runs, labels, strict=True)
     )
     sections.append(("config", "Config differences", (diff if differ else "<p>identical configs</p>") + full))
     title = "selfsup compare" if leaderboard is not None else f"selfsup comparison of {len(runs)} runs"
-    return _page(title, ", ".join(r.name for r in runs), sections)
+    return page(title, ", ".join(r.name for r in runs), sections)
 
 
 def _embeddings_or_reason(
@@ -419,14 +354,14 @@ def write_report(
     results = [_embeddings_or_reason(r, embeddings, max_items=max_items, layout=layout) for r in runs]
     embs, errors = [e for e, _ in results], [m for _, m in results]
     if leaderboard is not None:
-        page = render_comparison(runs, embs, errors, leaderboard)
+        text = render_comparison(runs, embs, errors, leaderboard)
         path = Path(out) if out else folder / "report.html"
     elif len(runs) == 1:
-        page = render_run(runs[0], embs[0], errors[0])
+        text = render_run(runs[0], embs[0], errors[0])
         path = Path(out) if out else runs[0].path / "report.html"
     else:
-        page = render_comparison(runs, embs, errors)
+        text = render_comparison(runs, embs, errors)
         path = Path(out) if out else Path("report-comparison.html")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
