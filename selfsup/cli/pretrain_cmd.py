@@ -161,25 +161,17 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, othe
     except UnlabeledDataError as e:
         print(f"no evaluation table: {e} (evaluate the encoder with `selfsup eval ...` on labelled data)")
         return 0
-    mean, std = method.normalization()
-    rows = standard_evaluation(
-        method.encoder.float(),
-        data,
-        image_size=cfg.data.image_size,
-        mean=mean,
-        std=std,
-        k=cfg.eval.knn_k,
-        temperature=cfg.eval.knn_temperature,
-        linear=cfg.eval.linear,
-        baselines=cfg.eval.baselines,
-        name=cfg.method_name,
-    )
-    for other_name, other in others:
-        mean, std = other.normalization()
+    rows = []
+    # The run's row (with the raw-pixel / random-init baselines), then one row per other method.
+    for name, m, baselines in [
+        (cfg.method_name, method, cfg.eval.baselines),
+        *((n, o, False) for n, o in others),
+    ]:
+        mean, std = m.normalization()
         rows += standard_evaluation(
-            other.encoder.float(), data, image_size=cfg.data.image_size, mean=mean, std=std,
+            m.encoder.float(), data, image_size=cfg.data.image_size, mean=mean, std=std,
             k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature, linear=cfg.eval.linear,
-            baselines=False, name=other_name,
+            baselines=baselines, name=name,
         )  # fmt: skip
     stats = load_train_stats(run_dir)  # the fit's own time; train_seconds adds calibration and set-up
     minutes = f"{train_seconds / 60:.1f} min"

@@ -180,9 +180,8 @@ def run_findings(
 
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    runs = plan_runs(
-        findings, scale, out, Path(configs_dir or CONFIG_DIR)
-    )  # fails on a missing config before training
+    # Fails on a missing config before training.
+    runs = plan_runs(findings, scale, out, Path(configs_dir or CONFIG_DIR))
     log(f"findings: {len(findings)} findings, {len(runs)} runs ({len(scale.seeds)} seed(s)) under {out}")
     evaluator = RunEvaluator(scale.eval, log)
     scores: dict[str, dict[int, dict]] = {}  # run key -> metrics
