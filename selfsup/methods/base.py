@@ -3,13 +3,13 @@
 A method is a plain ``nn.Module`` (never a ``LightningModule``) built from a
 backbone and its own dataclass ``Config``:
 
-- ``make_batch(images, labels, indices, generator) -> Batch`` turns a uint8
+- ``make_batch(images, labels, generator) -> Batch`` turns a uint8
   batch ``[B, C, H, W]`` (already on the training device) into views and
   pretext targets, in batch, with all randomness drawn from ``generator``.
-  It returns what the method decides (views, targets); the step driver
-  (``selfsup.train.step``) attaches the raw images, indices and class labels
-  where a method leaves them out. ``labels`` is passed for methods whose
-  targets come from it (CLIP's caption tokens, the supervised baseline).
+  It returns only what the method decides (views, targets); ``labels`` (the
+  dataset's second item) is read only by methods whose targets come from it
+  (CLIP's caption tokens, supervised class labels). The trainer's
+  ``selfsup.train.step.attach_inputs`` then sets images, indices and labels.
 - ``training_step(batch, progress) -> StepOutput`` computes the loss.
 - ``after_backward`` / ``after_optimizer_step`` hold updates that must happen
   outside autograd (EMA teachers, queues, centers, frozen-layer gradients).
@@ -68,7 +68,6 @@ class Method(nn.Module):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         raise NotImplementedError

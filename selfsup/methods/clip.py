@@ -116,7 +116,6 @@ class CLIP(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         """One square-cropped view and the caption ids: ``labels`` must be token ids ``[B, L]``."""
@@ -129,9 +128,7 @@ class CLIP(Method):
         generator = view_generator(images, generator)
         size = self.config.view_size or images.shape[-1]
         view = apply_recipe(images, self._recipe(size), generator)
-        return Batch(
-            views=[view], targets={"tokens": self.fit_tokens(labels)}, indices=indices, images=images
-        )
+        return Batch(views=[view], targets={"tokens": self.fit_tokens(labels)})
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         features = self.encoder(batch.views[0])

@@ -112,7 +112,6 @@ class CPC(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -121,7 +120,7 @@ class CPC(Method):
         targets = {}
         if self.config.patch_views is not None:
             targets["patches"] = self.augment_patches(view, generator)
-        return Batch(views=[view], targets=targets, labels=labels, indices=indices, images=images)
+        return Batch(views=[view], targets=targets)
 
     def augment_patches(self, view: Tensor, generator: torch.Generator) -> Tensor:
         """The patches of ``view [B, C, H, W]`` (normalized), each augmented independently: ``[B G, C, p, p]``.

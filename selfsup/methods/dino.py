@@ -199,11 +199,10 @@ class DINO(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         views = self.make_views(images, generator)
-        return Batch(views=views, labels=labels, indices=indices, images=images)
+        return Batch(views=views)
 
     # -- schedules (pure functions of progress) -------------------------------------------------
     def teacher_temp_at(self, progress: Progress) -> float:

@@ -193,7 +193,6 @@ class ContextEncoder(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -201,7 +200,7 @@ class ContextEncoder(Method):
         x = random_crop_flip(images, self.image_size, cfg.crop_scale, cfg.flip_p, generator=generator)
         x = normalize(x, *self.normalization())
         mask = self.sample_mask(x.shape[0], generator)
-        return Batch(views=[x], targets={"mask": mask}, labels=labels, indices=indices, images=images)
+        return Batch(views=[x], targets={"mask": mask})
 
     def sample_mask(self, batch: int, generator: torch.Generator) -> Tensor:
         """``[batch, 1, S, S]`` holes of the configured kind (1 = removed), on ``generator``'s device."""

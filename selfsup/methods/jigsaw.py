@@ -103,7 +103,6 @@ class Jigsaw(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -123,9 +122,6 @@ class Jigsaw(Method):
         return Batch(
             views=list(x.unbind(1)),  # view p: the tile at position p, [B, C, t, t]
             targets={"permutation": classes, "origins": origins},
-            labels=labels,
-            indices=indices,
-            images=images,
         )
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:

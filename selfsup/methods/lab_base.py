@@ -57,13 +57,12 @@ class LabPretextMethod(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
         cfg = self.config
         x = random_crop_flip(images, self.image_size, cfg.crop_scale, cfg.flip_p, generator=generator)
-        return Batch(views=[x], labels=labels, indices=indices, images=images)
+        return Batch(views=[x])
 
     @torch.no_grad()
     def rebalance(self, ab: Tensor) -> Tensor:

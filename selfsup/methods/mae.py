@@ -103,7 +103,6 @@ class MAE(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -112,7 +111,7 @@ class MAE(Method):
         mean, std = self.normalization()
         x = normalize(x, mean, std)
         noise = torch.rand(x.shape[0], self.grid[0] * self.grid[1], device=x.device, generator=generator)
-        return Batch(views=[x], targets={"mask_noise": noise}, labels=labels, indices=indices, images=images)
+        return Batch(views=[x], targets={"mask_noise": noise})
 
     def forward_mae(
         self, images: Tensor, mask_ratio: float | None = None, noise: Tensor | None = None

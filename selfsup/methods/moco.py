@@ -128,7 +128,6 @@ class MoCo(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -138,7 +137,7 @@ class MoCo(Method):
             # Drawn here, from the batch's generator, so a resumed run shuffles exactly as before.
             n = images.shape[0] * get_world_size()
             targets["key_perm"] = random_permutation(n, generator, images.device)
-        return Batch(views=views, targets=targets, labels=labels, indices=indices, images=images)
+        return Batch(views=views, targets=targets)
 
     # -- step --------------------------------------------------------------------------------
     def _key_fn(self, x: Tensor) -> Tensor:

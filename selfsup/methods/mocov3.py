@@ -157,11 +157,10 @@ class MoCoV3(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         views = self.make_views(images, generator)
-        return Batch(views=views, labels=labels, indices=indices, images=images)
+        return Batch(views=views)
 
     def momentum_at(self, progress: Progress) -> float:
         if self.config.momentum_schedule == "cosine":

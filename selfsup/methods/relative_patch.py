@@ -102,7 +102,6 @@ class RelativePatch(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -114,13 +113,7 @@ class RelativePatch(Method):
         pair = torch.stack([origins[:, CENTRE], origins[rows, neighbour]], dim=1)  # [B, 2, 2]
         tiles = extract_tiles(images, pair, self.layout.tile).flatten(0, 1)  # [2B, C, t, t]
         x = prepare_tiles(tiles, self.config.color, self.config.standardize, generator).unflatten(0, (b, 2))
-        return Batch(
-            views=[x[:, 0], x[:, 1]],
-            targets={"position": position, "origins": pair},
-            labels=labels,
-            indices=indices,
-            images=images,
-        )
+        return Batch(views=[x[:, 0], x[:, 1]], targets={"position": position, "origins": pair})
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         b = batch.batch_size

@@ -63,7 +63,6 @@ class Rotation(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         generator = view_generator(images, generator)
@@ -74,9 +73,7 @@ class Rotation(Method):
             )
         x = normalize(x, *self.normalization())
         views, rotations = all_rotations(x)
-        return Batch(
-            views=[views], targets={"rotation": rotations}, labels=labels, indices=indices, images=images
-        )
+        return Batch(views=[views], targets={"rotation": rotations})
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         features = self.encoder(batch.views[0])  # [4B, D], all four rotations in one forward

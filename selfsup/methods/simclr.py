@@ -67,11 +67,10 @@ class SimCLR(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         views = self.make_views(images, generator)
-        return Batch(views=views, labels=labels, indices=indices, images=images)
+        return Batch(views=views)
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         b = batch.batch_size

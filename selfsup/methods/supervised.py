@@ -94,7 +94,6 @@ class Supervised(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         labels = check_labels(labels, self.config.num_classes)
@@ -102,7 +101,7 @@ class Supervised(Method):
         size = self.config.view_size or images.shape[-1]
         x = random_crop_flip(images, size, self.config.crop_scale, self.config.flip_p, generator=generator)
         mean, std = self.normalization()
-        return Batch(views=[normalize(x, mean, std)], labels=labels, indices=indices, images=images)
+        return Batch(views=[normalize(x, mean, std)], labels=labels)
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits ``[B, num_classes]`` for normalized images ``[B, C, H, W]``."""

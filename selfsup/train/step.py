@@ -51,15 +51,14 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
 
 
 def attach_inputs(batch: Batch, images: Tensor, labels: Tensor | None, indices: Tensor | None) -> Batch:
-    """Give ``batch`` the raw images, indices and class labels where the method left them out.
+    """The one place that gives ``make_batch``'s result the loader's inputs: the raw images and indices
+    (always) and the class labels (where the method left them unset, as every method but supervised does).
 
     Only 1-D labels are class labels (``Batch.labels`` is ``[B]``); CLIP's second item is token ids
     ``[B, L]``, which its ``make_batch`` turns into targets, so they are not attached as labels.
     """
-    if batch.images is None:
-        batch.images = images
-    if batch.indices is None:
-        batch.indices = indices
+    batch.images = images
+    batch.indices = indices
     if batch.labels is None and labels is not None and labels.dim() == 1:
         batch.labels = labels
     return batch
@@ -108,7 +107,7 @@ class TrainStep:
         """Views of one micro-batch (no grad) and the method's loss; stops on a non-finite loss."""
         images, labels, indices = raw
         with torch.no_grad():
-            batch = self.method.make_batch(images, labels, indices, generator=generator)
+            batch = self.method.make_batch(images, labels, generator=generator)
         out = self.method.training_step(attach_inputs(batch, images, labels, indices), progress)
         if not torch.isfinite(out.loss.detach()):
             raise NonFiniteLossError(

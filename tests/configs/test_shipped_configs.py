@@ -61,8 +61,8 @@ def test_config_loads_strictly_and_builds_a_method_that_trains(path: Path):
     # 16 images: divisible by the shuffle-BN groups of the MoCo configs (8), enough negatives for all.
     batch_size = max(16, method.min_batch_size)
     images = torch.randint(0, 256, (batch_size, channels, size, size), dtype=torch.uint8)
-    labels, indices = torch.arange(batch_size) % 10, torch.arange(batch_size)  # as the data loader gives
-    batch = method.make_batch(images, labels, indices, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(batch_size) % 10  # as the data loader gives
+    batch = method.make_batch(images, labels, generator=torch.Generator().manual_seed(0))
     out = method.training_step(batch, Progress(0, 10))
     assert out.loss.dim() == 0 and math.isfinite(out.loss.item())
     out.loss.backward()

@@ -27,6 +27,7 @@ from torch import Tensor
 from selfsup.backbones import create_backbone
 from selfsup.methods.base import Method
 from selfsup.registry import create_method
+from selfsup.train.step import attach_inputs
 from selfsup.types import Batch
 from selfsup.views import ViewRecipe
 
@@ -284,6 +285,5 @@ def global_batch(name: str, method: Method) -> Batch:
     if c.tokens:
         labels = method.tokenizer([f"a photo of the digit {i % 10}." for i in range(W * B)])
     with torch.no_grad():
-        return method.make_batch(
-            images, labels, torch.arange(W * B), generator=torch.Generator().manual_seed(0)
-        )
+        batch = method.make_batch(images, labels, generator=torch.Generator().manual_seed(0))
+    return attach_inputs(batch, images, labels, torch.arange(W * B))  # as the trainer does

@@ -46,19 +46,19 @@ def _color_dataset(n_per: int = 8, size: int = 16) -> CaptionDataset:
 def test_make_batch_fits_tokens_and_needs_them() -> None:
     method = tiny()
     ds = _color_dataset(2)
-    images, tokens, indices = collate_batched(ds.__getitems__([0, 3, 5]))
-    batch = method.make_batch(images, tokens, indices, torch.Generator().manual_seed(0))
+    images, tokens, _ = collate_batched(ds.__getitems__([0, 3, 5]))
+    batch = method.make_batch(images, tokens, torch.Generator().manual_seed(0))
     assert len(batch.views) == 1 and batch.views[0].shape == (3, 3, 16, 16)
     assert batch.targets["tokens"].shape == (3, 16)  # 77 -> method.context_length, EOT kept
     assert (batch.targets["tokens"] == method.tokenizer.eot_id).sum(dim=1).tolist() == [1, 1, 1]
     with pytest.raises(ValueError, match="caption dataset"):
-        method.make_batch(images, torch.zeros(3, dtype=torch.int64), indices)
+        method.make_batch(images, torch.zeros(3, dtype=torch.int64))
 
 
 def test_loss_is_clip_loss_of_projected_features() -> None:
     method = tiny()
-    images, tokens, indices = collate_batched(_color_dataset(2).__getitems__(list(range(8))))
-    batch = method.make_batch(images, tokens, indices, torch.Generator().manual_seed(1))
+    images, tokens, _ = collate_batched(_color_dataset(2).__getitems__(list(range(8))))
+    batch = method.make_batch(images, tokens, torch.Generator().manual_seed(1))
     out = method.training_step(batch, Progress(0, 10))
     image = method.image_projection(method.encoder(batch.views[0]))
     text = method.text(batch.targets["tokens"])
@@ -112,8 +112,8 @@ def test_learns_toy_task_zero_shot_and_retrieval() -> None:
         ds, batch_size=8, shuffle=True, collate_fn=collate_batched, generator=torch.Generator().manual_seed(0)
     )
     for step in range(4):
-        for images, tokens, indices in loader:
-            out = method.training_step(method.make_batch(images, tokens, indices, g), Progress(step, 4))
+        for images, tokens, _ in loader:
+            out = method.training_step(method.make_batch(images, tokens, g), Progress(step, 4))
             opt.zero_grad()
             out.loss.backward()
             opt.step()
