@@ -16,8 +16,8 @@ import argparse
 import json
 
 from selfsup.data import create_dataset, dataset_to_tensors
+from selfsup.runs import load_run
 from selfsup.views import resize, to_float
-from selfsup.viz.encoder_source import load_method_checkpoint
 
 
 def main() -> None:
@@ -29,7 +29,8 @@ def main() -> None:
     parser.add_argument("--max-test", type=int)
     parser.add_argument("--json")
     args = parser.parse_args()
-    method, _, size = load_method_checkpoint(args.checkpoint, "colorization")
+    run = load_run(args.checkpoint, "colorization", need_method=True)
+    method, size = run.method, run.spec.image_size
     images, _ = dataset_to_tensors(
         create_dataset(args.data, "test", image_size=size), max_items=args.max_test
     )

@@ -15,7 +15,8 @@ import argparse
 import json
 
 from selfsup.data import create_dataset, dataset_to_tensors
-from selfsup.viz.reconstruct import load_mae_checkpoint, masked_patch_mse
+from selfsup.runs import load_run
+from selfsup.viz.reconstruct import masked_patch_mse
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json")
     args = parser.parse_args()
-    method = load_mae_checkpoint(args.checkpoint)
+    method = load_run(args.checkpoint, "mae", need_method=True).method
     images, _ = dataset_to_tensors(create_dataset(args.data, "test"), max_items=args.max_test)
     space = "per-patch normalized pixels" if method.config.norm_pix_loss else "normalized pixels"
     print(f"{images.shape[0]} {args.data} test images; MSE per masked value in {space}")

@@ -1,4 +1,4 @@
-"""What a run, a training checkpoint or an exported encoder says about its input.
+"""A run, a training checkpoint or an exported encoder: what it says about its input, and loading it back.
 
 ``input_spec_of(path)`` reads the ``InputSpec`` (image size, channels, normalization, training
 dataset) from
@@ -11,8 +11,8 @@ dataset) from
 It reads JSON only, never the training data and never a pickle. ``check_eval_input`` is the one
 rule every evaluation command applies: it uses the encoder's own input unless an explicit option
 contradicts it, which is an error naming both values unless the user says it is deliberate.
-``load_checkpoint_run`` rebuilds a checkpoint's method at its recorded input: the one loader behind
-viz, zero-shot and export.
+``load_run`` loads any of the three back (a checkpoint's method rebuilt at its recorded input): the one
+loader behind every evaluation, visualization, zero-shot and export.
 """
 
 from __future__ import annotations
@@ -37,13 +37,17 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def spec_from_export_metadata(meta: dict, source: Path) -> InputSpec:
-    """The ``InputSpec`` recorded in an exported encoder's JSON (``source`` names it in errors)."""
+def spec_from_export_metadata(meta: dict, source: Path, required: bool = True) -> InputSpec | None:
+    """The ``InputSpec`` recorded in an exported encoder's JSON (``source`` names it in errors).
+
+    An export that records no image size is an error, or None when not ``required``."""
     if isinstance(meta.get("input"), dict):
         return InputSpec.from_dict(meta["input"])
     backbone = meta.get("backbone") if isinstance(meta.get("backbone"), dict) else {}
     kwargs = backbone.get("kwargs") if isinstance(backbone.get("kwargs"), dict) else {}
     size = meta.get("image_size") or kwargs.get("image_size")
+    if not size and not required:
+        return None
     if not size:
         raise ValueError(f"{source} records no image_size; re-export the encoder with `selfsup export`")
     data = (meta.get("config") or {}).get("data") or {}
@@ -130,23 +134,70 @@ def check_eval_input(
 
 
 @dataclass
-class CheckpointRun:
-    """A training checkpoint loaded back: the whole method (heads, decoders), its config and input."""
+class LoadedRun:
+    """A run, training checkpoint or exported encoder loaded back (``load_run``), on the CPU in eval mode.
 
-    method: Any  # selfsup.methods.base.Method, in eval mode, on the CPU
-    config: Any  # selfsup.train.config.RunConfig of RUN/config.yaml
-    spec: InputSpec
-    step: int  # optimizer steps the checkpoint had taken
-    run_dir: Path
+    ``encoder``: what evaluation receives, fp32. ``method`` (heads, decoders) and ``config`` (the
+    ``RunConfig`` of ``RUN/config.yaml``) exist only when a training checkpoint was loaded; an export
+    carries the encoder alone. ``metadata``: the export's JSON, or for a checkpoint the same keys an
+    export would record (method, mean, std, steps).
+    """
+
+    encoder: Any  # torch.nn.Module
+    spec: InputSpec | None  # None only for an export that records no input (patch features need none)
+    label: str  # "<method> (<run or file name>)", for figures and tables
+    metadata: dict
+    step: int  # optimizer steps the weights had taken
+    method: Any = None  # selfsup.methods.base.Method, or None for an exported encoder
+    config: Any = None  # selfsup.train.config.RunConfig, or None for an exported encoder
+    run_dir: Path | None = None
 
 
-def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> CheckpointRun:
+def load_run(path: str | Path, expected: str | None = None, need_method: bool = False) -> LoadedRun:
+    """Load ``RUN/`` (its ``checkpoints/last.ckpt``, else its ``encoder.safetensors``), a checkpoint
+    ``RUN/checkpoints/*.ckpt`` or an exported encoder (``X.safetensors`` / ``X.json`` / prefix ``X``).
+
+    ``expected``: the method the caller needs (an error names the run's method otherwise).
+    ``need_method``: the caller needs the whole method (heads, decoders), which only a training
+    checkpoint holds. Weights are read with ``torch.load(weights_only=True)`` or safetensors: tensors
+    and plain containers only, never pickled code.
+    """
+    path = Path(path)
+    if path.is_dir():
+        checkpoint, export = path / "checkpoints" / "last.ckpt", path / "encoder.safetensors"
+        if not checkpoint.is_file() and not export.is_file():
+            raise FileNotFoundError(f"{path} holds neither checkpoints/last.ckpt nor encoder.safetensors")
+        path = checkpoint if checkpoint.is_file() else export
+    if path.suffix == ".ckpt":
+        return _load_checkpoint(path, expected)
+    from selfsup.export import load_encoder, read_metadata
+
+    metadata = read_metadata(path)
+    method_name = metadata.get("method", "encoder")
+    if need_method:
+        raise ValueError(
+            f"{path} is an exported encoder (no heads or decoders); pass the run's training checkpoint "
+            "RUN/checkpoints/last.ckpt"
+        )
+    if expected is not None and method_name != expected:
+        raise ValueError(f"{path} is a {method_name!r} encoder; this needs a {expected!r} run")
+    stem = path.name.removesuffix(".safetensors").removesuffix(".json")
+    in_run = stem == "encoder"  # RUN/encoder.safetensors, as pretrain writes it
+    return LoadedRun(
+        load_encoder(path).float().eval(),
+        spec_from_export_metadata(metadata, path, required=False),
+        f"{method_name} ({path.parent.name if in_run else stem})",
+        metadata,
+        int(metadata.get("steps") or 0),
+        run_dir=path.resolve().parent if in_run else None,
+    )
+
+
+def _load_checkpoint(checkpoint: Path, expected: str | None) -> LoadedRun:
     """Rebuild the method of ``RUN/checkpoints/*.ckpt`` from ``RUN/config.yaml`` at its recorded input.
 
-    ``expected``: the method name the caller needs (an error names the run's method otherwise).
-    The weights are read with ``torch.load(weights_only=True)``: tensors and plain containers only,
-    never pickled code. Runs that predate the input record learn channels and size from their
-    training dataset, as ``pretrain`` chose them.
+    Runs that predate the input record learn channels and size from their training dataset, as
+    ``pretrain`` chose them.
     """
     import torch
 
@@ -181,19 +232,24 @@ def load_checkpoint_run(checkpoint: str | Path, expected: str | None = None) -> 
         k.removeprefix("method."): v for k, v in state["state_dict"].items() if k.startswith("method.")
     }
     method.load_state_dict(weights)
-    return CheckpointRun(method.eval(), cfg, spec, int(state.get("global_step", 0)), run_dir)
+    method.eval()
+    step = int(state.get("global_step", 0))
+    mean, std = method.normalization()
+    metadata = {"method": cfg.method_name, "mean": mean, "std": std, "steps": step}
+    label = f"{cfg.method_name} ({run_dir.name})"
+    return LoadedRun(method.encoder.float().eval(), spec, label, metadata, step, method, cfg, run_dir)
 
 
 def export_from_checkpoint(checkpoint: Path, out: Path | None = None) -> Path:
     """Rebuild the run's method at its recorded input, load the checkpoint weights, export the encoder.
 
-    :func:`load_checkpoint_run` reads ``RUN/config.yaml``, the input spec of ``RUN/derived.json`` (runs
+    :func:`load_run` reads ``RUN/config.yaml``, the input spec of ``RUN/derived.json`` (runs
     that predate it: their training dataset) and the checkpoint with ``torch.load(weights_only=True)``:
     tensors and plain containers only, no arbitrary unpickling.
     """
     from selfsup.train.checkpoint import export_method
 
-    run = load_checkpoint_run(checkpoint)
+    run = load_run(checkpoint, need_method=True)
     return export_method(
         run.method, run.config, out or run.run_dir / "encoder", run.spec.image_size, run.step
     )

@@ -53,7 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument(
+        "--encoder",
+        required=True,
+        help="exported encoder (RUN/encoder.safetensors), run directory or RUN/checkpoints/*.ckpt",
+    )
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     k, t = Default(CONFIG, "EvalConfig", "knn_k"), Default(CONFIG, "EvalConfig", "knn_temperature")
     p.add_argument("--k", type=int, default=k, help="kNN neighbours (default %(default)s, as DINO)")
@@ -66,13 +70,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.protocol import format_table, standard_evaluation
-    from selfsup.export import load_encoder, read_metadata
+    from selfsup.runs import load_run
 
     inp = resolve_encoder_input(args, args.encoder)  # reads and checks the JSON before the weights
-    encoder = load_encoder(args.encoder)
+    run = load_run(args.encoder)
     data = load_encoder_eval_data(inp, args.max_train, args.max_test)
     rows = standard_evaluation(
-        encoder,
+        run.encoder,
         data,
         image_size=inp.image_size,
         mean=inp.spec.mean,
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         linear=args.protocol == "linear",
         baselines=not args.no_baselines,
-        name=read_metadata(args.encoder).get("method", "encoder"),
+        name=run.metadata.get("method", "encoder"),
     )
     title = f"{args.protocol} evaluation of {args.encoder} on {inp.data} at {inp.image_size} px {inp.note}"
     print(format_table(rows, title.rstrip(), data.describe()))

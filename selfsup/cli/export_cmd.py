@@ -1,6 +1,6 @@
 """``selfsup export --checkpoint RUN/checkpoints/last.ckpt [--out PATH] [--force]``: export its encoder.
 
-The method is rebuilt at the run's recorded input (``selfsup.runs.load_checkpoint_run``) and the
+The method is rebuilt at the run's recorded input (``selfsup.runs.load_run``) and the
 export JSON carries that input, so evaluation of the exported encoder follows the run.
 """
 

@@ -27,7 +27,11 @@ OPTIONS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument(
+        "--encoder",
+        required=True,
+        help="exported encoder (RUN/encoder.safetensors), run directory or RUN/checkpoints/*.ckpt",
+    )
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     for name, (kind, text) in OPTIONS.items():
         default = Default("selfsup.eval.finetune", "FinetuneConfig", name)
@@ -45,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.baselines import random_init_copy
     from selfsup.eval.finetune import FinetuneConfig, classifier_accuracy, finetune
-    from selfsup.export import load_encoder
+    from selfsup.runs import load_run
 
     inp = resolve_encoder_input(args, args.encoder)
-    encoder = load_encoder(args.encoder)
+    encoder = load_run(args.encoder).encoder
     if args.random_init:
         encoder = random_init_copy(encoder, seed=args.seed)
     data = load_encoder_eval_data(inp, args.max_train, args.max_test)

@@ -19,7 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     def default(name: str) -> Default:  # label_efficiency()'s
         return Default("selfsup.eval.label_efficiency", "label_efficiency", name)
 
-    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument(
+        "--encoder",
+        required=True,
+        help="exported encoder (RUN/encoder.safetensors), run directory or RUN/checkpoints/*.ckpt",
+    )
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--fractions", type=float, nargs="+", default=default("fractions"),
                    help="fractions of the train labels (default %(default)s)")  # fmt: skip
@@ -46,14 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     from selfsup.cli.encoder_input import load_encoder_eval_data, resolve_encoder_input
     from selfsup.eval.label_efficiency import format_label_efficiency, label_efficiency, plot_label_efficiency
-    from selfsup.export import load_encoder, read_metadata
+    from selfsup.runs import load_run
 
     inp = resolve_encoder_input(args, args.encoder)
-    encoder, meta = load_encoder(args.encoder), read_metadata(args.encoder)
+    run = load_run(args.encoder)
     data = load_encoder_eval_data(inp, args.max_train, args.max_test)
-    name = str(meta.get("method", "encoder"))
+    name = str(run.metadata.get("method", "encoder"))
     rows = label_efficiency(
-        {name: encoder},
+        {name: run.encoder},
         data.train_images,
         data.train_labels,
         data.test_images,
@@ -67,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         log=print,
     )
-    out = Path(args.out) if args.out else Path(args.encoder).resolve().parent
+    out = Path(args.out) if args.out else run.run_dir or Path(args.encoder).resolve().parent
     (out / "viz").mkdir(parents=True, exist_ok=True)
     (out / "label_efficiency.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    plot_label_efficiency(rows, str(out / "viz" / "label_efficiency.png"), f"{name} on {args.data}")
+    plot_label_efficiency(rows, str(out / "viz" / "label_efficiency.png"), f"{name} on {inp.data}")
     print(format_label_efficiency(rows))
     print(f"written: {out / 'label_efficiency.json'}, {out / 'viz' / 'label_efficiency.png'}")
     return 0

@@ -14,7 +14,11 @@ from selfsup.cli.encoder_input import add_input_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--encoder", required=True, help="exported encoder (RUN/encoder.safetensors)")
+    p.add_argument(
+        "--encoder",
+        required=True,
+        help="exported encoder (RUN/encoder.safetensors), run directory or RUN/checkpoints/*.ckpt",
+    )
     add_input_arguments(p)  # --data, --root, --image-size, --allow-input-mismatch: default as trained
     p.add_argument("--max-items", type=int, default=5000, help="test images embedded (default %(default)s)")
     p.add_argument("--out", help="output folder (default: the encoder's run directory)")
@@ -28,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from selfsup.data import create_dataset, dataset_to_tensors
     from selfsup.eval.baselines import random_init_copy
     from selfsup.eval.features import extract_features
-    from selfsup.export import load_encoder
     from selfsup.monitors.quality import quality_signals
+    from selfsup.runs import load_run
 
     inp = resolve_encoder_input(args, args.encoder)
-    encoder, size = load_encoder(args.encoder), inp.image_size
+    encoder, size = load_run(args.encoder).encoder, inp.image_size
     images, _ = dataset_to_tensors(
         create_dataset(inp.data, "test", root=inp.root, image_size=size), args.max_items
     )

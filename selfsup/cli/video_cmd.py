@@ -2,7 +2,7 @@
 
 - ``selfsup segment-video --davis-root DIR --method classifier|propagation|colorization|copy --out DIR``
   with ``--encoder`` (exported encoder or training checkpoint; classifier / propagation) or
-  ``--checkpoint`` (a video-colorization weights file; colorization); writes DAVIS palette PNGs,
+  ``--checkpoint`` (a video_colorization run or its checkpoint; colorization); writes DAVIS palette PNGs,
   scores them when every frame is annotated, and with ``--viz DIR`` draws strips and GIFs.
   ``--method propagation`` defaults to DINO's protocol (``eval_video_segmentation.py``; see
   ``selfsup.eval.video_segmentation``): short side 480, DINO's mean / std for encoders that record
@@ -50,7 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--davis-root", required=True, help="DAVIS 2017 root")
     p.add_argument("--method", choices=METHODS, default="propagation", help="default propagation")
     p.add_argument("--encoder", help="exported encoder or training checkpoint (classifier, propagation)")
-    p.add_argument("--checkpoint", help="video-colorization weights file (method colorization)")
+    p.add_argument(
+        "--checkpoint", help="video_colorization run directory or RUN/checkpoints/*.ckpt (method colorization)"
+    )
     p.add_argument("--out", required=True, help="predictions folder (<seq>/<frame>.png)")
     p.add_argument("--split", default="val")
     p.add_argument(
@@ -115,15 +117,10 @@ def resolve_normalization(
 def load_patch_encoder(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """``(encoder, metadata)`` of a training checkpoint (``.ckpt``, metadata from its run) or an
     exported encoder (its JSON); unlike the visualizations, no image size is needed here."""
-    from selfsup.viz.encoder_source import is_training_checkpoint, load_method_checkpoint
+    from selfsup.runs import load_run
 
-    if is_training_checkpoint(path):
-        method, _, _ = load_method_checkpoint(path)
-        mean, std = method.normalization()
-        return method.encoder.float().eval(), {"mean": mean, "std": std}
-    from selfsup.export import load_encoder, read_metadata
-
-    return load_encoder(path).float().eval(), read_metadata(path)
+    run = load_run(path)
+    return run.encoder, run.metadata
 
 
 def _features(args: argparse.Namespace):  # -> FeatureFn | None
@@ -134,10 +131,11 @@ def _features(args: argparse.Namespace):  # -> FeatureFn | None
         return None
     if args.method == "colorization":
         if not args.checkpoint:
-            raise ValueError("--method colorization needs --checkpoint (a video-colorization weights file)")
-        from selfsup.methods.video_colorization import load_colorization
+            raise ValueError("--method colorization needs --checkpoint (a video_colorization run)")
+        from selfsup.runs import load_run
 
-        return ColorizationFeatures(load_colorization(args.checkpoint), size)
+        method = load_run(args.checkpoint, "video_colorization", need_method=True).method
+        return ColorizationFeatures(method, size)
     if not args.encoder:
         raise ValueError(
             f"--method {args.method} needs --encoder (an exported encoder or training checkpoint)"

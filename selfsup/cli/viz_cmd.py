@@ -66,10 +66,10 @@ def _images(args: argparse.Namespace, spec: InputSpec) -> Tensor:
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
-    from selfsup.runs import load_checkpoint_run
+    from selfsup.runs import load_run
     from selfsup.viz.reconstruct import reconstruction_grid, save_grid
 
-    run = load_checkpoint_run(args.checkpoint, "mae")
+    run = load_run(args.checkpoint, "mae", need_method=True)
     images = _images(args, run.spec)
     grid = reconstruction_grid(run.method, images, args.mask_ratio, seed=args.seed)
     out = save_grid(grid, args.out, scale=args.scale)
@@ -126,21 +126,21 @@ def _grid_arguments(kind: str) -> Callable[[argparse.ArgumentParser], None]:
 
 
 def _inpaint(args: argparse.Namespace) -> int:
-    from selfsup.viz.encoder_source import checkpoint_spec
+    from selfsup.runs import load_run
     from selfsup.viz.inpaint import render_inpaint
 
-    images = _images(args, checkpoint_spec(args.checkpoint))
-    out = render_inpaint(args.checkpoint, images, args.out, args.seed, args.scale)
+    run = load_run(args.checkpoint, "inpainting", need_method=True)
+    out = render_inpaint(run.method, _images(args, run.spec), args.out, args.seed, args.scale)
     print(f"wrote {out}; columns: masked input, prediction, prediction pasted into the hole, truth")
     return 0
 
 
 def _colorize(args: argparse.Namespace) -> int:
+    from selfsup.runs import load_run
     from selfsup.viz.colorize import render_colorize
-    from selfsup.viz.encoder_source import checkpoint_spec
 
-    images = _images(args, checkpoint_spec(args.checkpoint))
-    out = render_colorize(args.checkpoint, images, args.out, args.scale)
+    run = load_run(args.checkpoint, "colorization", need_method=True)
+    out = render_colorize(run.method, _images(args, run.spec), args.out, args.scale)
     print(f"wrote {out}; columns: grayscale input, predicted color, truth")
     return 0
 

@@ -1,7 +1,7 @@
 """``selfsup eval zeroshot|retrieval``: CLIP zero-shot classification and image-text retrieval.
 
 The model is either a CLIP run of this library (``--checkpoint RUN/checkpoints/last.ckpt``, rebuilt by
-``selfsup.runs.load_checkpoint_run`` at the run's recorded input, weights read with
+``selfsup.runs.load_run`` at the run's recorded input, weights read with
 ``torch.load(weights_only=True)``) or an open_clip model from a local file (``--open-clip ARCH
 --checkpoint FILE [--open-clip-config JSON]``).
 
@@ -23,7 +23,7 @@ from torch import Tensor
 
 from selfsup.cli.common import SubCommand
 from selfsup.eval.zeroshot import DEFAULT_TEMPLATES
-from selfsup.runs import check_eval_input, load_checkpoint_run
+from selfsup.runs import check_eval_input, load_run
 from selfsup.types import InputSpec
 
 # Templated captions repeat within a class: retrieval there measures classification, not text.
@@ -48,7 +48,7 @@ def _key(name: str) -> str:
 
 def load_clip_checkpoint(checkpoint: str | Path, device: str = "cpu") -> tuple[Any, Any]:
     """(CLIP method with the checkpoint's weights, its RunConfig) from ``RUN/checkpoints/*.ckpt``."""
-    run = load_checkpoint_run(checkpoint, "clip")
+    run = load_run(checkpoint, "clip", need_method=True)
     return run.method.to(device).eval(), run.config
 
 
@@ -213,7 +213,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, InputSpec | None]:
         if args.data is None:
             raise ValueError("--open-clip needs --data NAME: an open_clip file records no training dataset")
         return load_open_clip(args.open_clip, args.checkpoint, args.open_clip_config), None
-    run = load_checkpoint_run(args.checkpoint, "clip")
+    run = load_run(args.checkpoint, "clip", need_method=True)
     return _AsTrained(run.method.float().eval(), run.spec.channels), run.spec
 
 

@@ -131,7 +131,6 @@ class VideoColorization(Method):
         self,
         images: Tensor,
         labels: Tensor | None = None,
-        indices: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Batch:
         """uint8 ``[B, 6, H, W]`` (reference RGB, target RGB) -> views [ref L, target L] and the
@@ -148,9 +147,7 @@ class VideoColorization(Method):
             every_rank = torch.cat([all_gather_no_grad(ref_ab), all_gather_no_grad(tgt_ab)])
             self._fit_centroids(every_rank, torch.Generator().manual_seed(CODEBOOK_SEED))
         targets = {"ref_colors": self.color_classes(ref_ab), "tgt_colors": self.color_classes(tgt_ab)}
-        return Batch(
-            views=[ref_gray, tgt_gray], targets=targets, labels=labels, indices=indices, images=images
-        )
+        return Batch(views=[ref_gray, tgt_gray], targets=targets)
 
     @torch.no_grad()
     def _fit_centroids(self, ab: Tensor, generator: torch.Generator | None) -> None:
@@ -196,30 +193,3 @@ class VideoColorization(Method):
             metrics={"color_accuracy": accuracy.detach()},
             features=tokens[:b].mean(1).detach(),
         )
-
-
-def save_colorization(method: VideoColorization, path: str) -> None:
-    """Self-describing weights file: state_dict + backbone spec + config (loadable with weights_only)."""
-    from dataclasses import asdict
-
-    torch.save(
-        {"state_dict": method.state_dict(), "backbone": method.encoder.spec, "config": asdict(method.config)},
-        path,
-    )
-
-
-def load_colorization(path: str) -> VideoColorization:
-    """Rebuild a ``save_colorization`` file (``torch.load(weights_only=True)``: no pickled code runs)."""
-    from selfsup.backbones import create_backbone
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or not {"state_dict", "backbone", "config"} <= set(state):
-        raise ValueError(
-            f"{path} is not a video_colorization weights file (write one with save_colorization)"
-        )
-    spec = state["backbone"]
-    method = VideoColorization(
-        create_backbone(spec["name"], **spec["kwargs"]), VideoColorizationConfig(**state["config"])
-    )
-    method.load_state_dict(state["state_dict"])
-    return method.eval()

@@ -2,8 +2,8 @@
 
 ``colorize_images(method, images)`` runs a ``colorization`` method on RGB uint8 images: the L
 channel goes in, the predicted ab (annealed mean, T = 0.38, for the classification loss) is
-upsampled bilinearly to the input size and recombined with the true L. ``render_colorize(checkpoint,
-images, out_path)`` rebuilds the run from its checkpoint and writes the PNG grid.
+upsampled bilinearly to the input size and recombined with the true L. ``render_colorize(method,
+images, out_path)`` writes the PNG grid (a run's method: ``selfsup.runs.load_run(..., need_method=True)``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from torch import Tensor
 
 from selfsup.views import resize, to_float
 from selfsup.views.lab import lab_to_rgb
-from selfsup.viz.encoder_source import load_method_checkpoint
 from selfsup.viz.inpaint import column_grid
 from selfsup.viz.reconstruct import save_grid
 
@@ -60,10 +59,7 @@ def colorize_images(method: Colorization, images: Tensor) -> dict[str, Tensor | 
     }
 
 
-def render_colorize(
-    checkpoint_path: str | Path, images: Tensor, out_path: str | Path, scale: int = 4
-) -> Path:
+def render_colorize(method: Colorization, images: Tensor, out_path: str | Path, scale: int = 4) -> Path:
     """Write a PNG grid (rows: images; columns: grayscale / predicted color / truth)."""
-    method = load_method_checkpoint(checkpoint_path, "colorization")[0]
-    out = colorize_images(method, images)  # type: ignore[arg-type]
+    out = colorize_images(method, images)
     return save_grid(column_grid([out["gray"], out["color"], out["truth"]]), out_path, scale=scale)  # type: ignore[list-item]

@@ -1,8 +1,7 @@
 """Context-encoder inpainting grids: masked input, prediction, prediction pasted into the context, truth.
 
-``render_inpaint(checkpoint_path, images, out_path)`` rebuilds an ``inpainting`` run's method from
-``RUN/checkpoints/*.ckpt`` (as ``selfsup.viz.reconstruct`` does for MAE) and writes a PNG with one
-row per image. ``inpaint_images(method, images)`` returns the four columns as float tensors and the
+``render_inpaint(method, images, out_path)`` writes a PNG with one row per image for an
+``inpainting`` method (a run's, from ``selfsup.runs.load_run(..., need_method=True)``). ``inpaint_images(method, images)`` returns the four columns as float tensors and the
 masked-region error of the model and of the context-mean fill, for tests and reports.
 """
 
@@ -18,7 +17,6 @@ from selfsup.views import normalize, resize, to_float
 from selfsup.views.inpaint_masks import make_mask
 from selfsup.views.photometric import rgb_to_luma
 from selfsup.views.region_mask import random_region_mask
-from selfsup.viz.encoder_source import load_method_checkpoint
 from selfsup.viz.reconstruct import save_grid
 
 if TYPE_CHECKING:
@@ -106,7 +104,7 @@ def inpaint_images(
 
 
 def render_inpaint(
-    checkpoint_path: str | Path,
+    method: ContextEncoder,
     images: Tensor,
     out_path: str | Path,
     seed: int = 0,
@@ -114,9 +112,8 @@ def render_inpaint(
     mask_kind: str | None = None,
 ) -> Path:
     """Write a PNG grid (rows: images; columns: masked input / prediction / pasted / truth)."""
-    method = load_method_checkpoint(checkpoint_path, "inpainting")[0]
     if images.shape[1] == 3 and method.encoder.in_chans == 1:  # color files for a grayscale model
         images = (rgb_to_luma(to_float(images)) * 255).round().to(torch.uint8)
-    out = inpaint_images(method, images, seed=seed, mask_kind=mask_kind)  # type: ignore[arg-type]
+    out = inpaint_images(method, images, seed=seed, mask_kind=mask_kind)
     cols = [out["masked"], out["prediction"], out["pasted"], out["truth"]]
     return save_grid(column_grid(cols), out_path, scale=scale)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from selfsup.views import normalize, resize, to_float
 if TYPE_CHECKING:
     from selfsup.methods.mae import MAE
 
-__all__ = ["load_mae_checkpoint", "masked_patch_mse", "reconstruct", "reconstruction_grid", "save_grid"]
+__all__ = ["masked_patch_mse", "reconstruct", "reconstruction_grid", "save_grid"]
 
 
 def _prepare(method: MAE, images_uint8: Tensor) -> Tensor:
@@ -152,13 +152,3 @@ def save_grid(grid: Tensor, path: str | Path, scale: int = 4) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path)
     return path
-
-
-def load_mae_checkpoint(checkpoint: str | Path) -> MAE:
-    """Rebuild the MAE method (encoder + decoder) of a run from ``RUN/checkpoints/*.ckpt``.
-
-    Reads ``RUN/config.yaml`` and the checkpoint with ``torch.load(weights_only=True)``.
-    """
-    from selfsup.viz.encoder_source import load_method_checkpoint
-
-    return load_method_checkpoint(checkpoint, "mae")[0]

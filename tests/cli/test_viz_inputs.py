@@ -20,7 +20,7 @@ import selfsup.data
 from selfsup.cli.main import main
 from selfsup.data import create_dataset, dataset_to_tensors
 from selfsup.export import load_encoder, read_metadata
-from selfsup.runs import export_from_checkpoint, input_spec_of
+from selfsup.runs import export_from_checkpoint, input_spec_of, load_run
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
 from selfsup.viz.encoder_source import load_viz_encoder
@@ -90,6 +90,36 @@ def test_a_grayscale_dataset_for_a_colour_model_needs_the_flag(runs, tmp_path, c
     assert "trained on 'folder'" in err and "--allow-input-mismatch" in err
     assert main([*argv, "--out", str(tmp_path / "b"), "--allow-input-mismatch"]) == 0
     assert len(list((tmp_path / "b").glob("attention_*.png"))) == 2
+
+
+def test_load_run_reads_a_run_directory_its_checkpoint_and_its_export_alike(runs, capsys) -> None:
+    checkpoint = runs["colour"]
+    run_dir, export = checkpoint.parent.parent, checkpoint.parent.parent / "encoder.safetensors"
+    loaded = [load_run(path) for path in (run_dir, checkpoint, export)]
+    images = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        features = [run.encoder(images) for run in loaded]
+    assert all(torch.allclose(features[0], f, atol=1e-6) for f in features[1:])
+    assert all(run.spec == loaded[0].spec for run in loaded) and loaded[0].spec.image_size == 16
+    assert [run.method is not None for run in loaded] == [True, True, False]
+    assert all(run.run_dir.resolve() == run_dir.resolve() for run in loaded)
+    assert loaded[0].label == loaded[2].label == "simclr (colour)"
+    with pytest.raises(ValueError, match="is an exported encoder .*RUN/checkpoints/last.ckpt"):
+        load_run(export, need_method=True)
+    with pytest.raises(ValueError, match="is a 'simclr' run; this needs a 'mae' run"):
+        load_run(checkpoint, "mae")
+    with pytest.raises(ValueError, match="is a 'simclr' encoder; this needs a 'mae' run"):
+        load_run(export, "mae")
+    with pytest.raises(
+        FileNotFoundError, match="holds neither checkpoints/last.ckpt nor encoder.safetensors"
+    ):
+        load_run(checkpoint.parent)
+    # Every eval command takes the run directory as well as its export.
+    argv = ["eval", "knn", "--max-train", "16", "--max-test", "8", "--no-baselines", "--encoder"]
+    assert main([*argv, str(run_dir)]) == 0
+    by_dir = capsys.readouterr().out.splitlines()[-3:]
+    assert main([*argv, str(export)]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == by_dir
 
 
 def _no_dataset(*args, **kwargs):

@@ -11,9 +11,7 @@ from selfsup.methods.video_colorization import (
     VideoColorization,
     VideoColorizationConfig,
     kmeans,
-    load_colorization,
     pointer_copy,
-    save_colorization,
 )
 from selfsup.types import Progress
 
@@ -93,14 +91,28 @@ def test_training_step_loss_matches_a_naive_reference_and_learns():
     assert loss.item() < first
 
 
-def test_config_errors_name_the_field_and_weights_round_trip(tmp_path):
+def test_config_errors_name_the_field_and_a_run_loads_back_for_tracking(tmp_path):
+    from selfsup.runs import load_run
+    from selfsup.train.config_loader import load_run_config
+    from selfsup.train.pretrain import pretrain
+
     with pytest.raises(ValueError, match="method.num_colors"):
         VideoColorizationConfig(num_colors=1).validate()
-    m = _method()
-    m.make_batch(torch.randint(0, 256, (2, 6, 8, 8), dtype=torch.uint8), generator=torch.Generator())
-    save_colorization(m, str(tmp_path / "vc.pt"))
-    again = load_colorization(str(tmp_path / "vc.pt"))
-    frames = torch.randint(0, 256, (3, 3, 8, 12), dtype=torch.uint8)
-    assert torch.equal(again.centroids, m.centroids)
-    assert torch.allclose(again.embed_frames(frames), m.embed_frames(frames))
-    assert again.embed_frames(frames).shape == (3, 2, 3, 8)
+    overrides = [
+        "data.image_size=16",
+        "method.num_colors=4",
+        "method.embed_dim=8",
+        "backbone_kwargs={width: 4, depths: [1, 1, 1]}",
+        "train.batch_size=4",
+        "train.max_steps=1",
+        "train.time_budget_minutes=null",
+        "train.precision=32-true",
+        "train.progress_bar=false",
+        f"train.out_dir={tmp_path}",
+    ]
+    cfg = load_run_config("configs/video_colorization_video_pairs.yaml", overrides)
+    run_dir = pretrain(cfg).run_dir
+    method = load_run(run_dir, "video_colorization", need_method=True).method
+    frames = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8)
+    assert bool(method.centroids_ready) and method.centroids.shape == (4, 2)
+    assert method.embed_frames(frames).shape == (3, 4, 4, 8)

@@ -11,6 +11,7 @@ from skimage import data
 from selfsup.backbones import create_backbone
 from selfsup.methods.colorization import ColorizationConfig
 from selfsup.registry import create_method
+from selfsup.runs import load_run
 from selfsup.views.lab import rgb_to_lab
 from selfsup.viz.colorize import colorize_images, render_colorize
 
@@ -69,7 +70,6 @@ def test_render_from_a_training_checkpoint(tmp_path) -> None:
         f"train.out_dir={tmp_path}",
     ]
     result = pretrain(load_run_config(None, overrides, method="colorization"))
-    path = render_colorize(
-        result.run_dir / "checkpoints" / "last.ckpt", _photos(), tmp_path / "c.png", scale=1
-    )
+    method = load_run(result.run_dir / "checkpoints" / "last.ckpt", "colorization", need_method=True).method
+    path = render_colorize(method, _photos(), tmp_path / "c.png", scale=1)
     assert Image.open(path).size == (3 * 17 + 1, 2 * 17 + 1)

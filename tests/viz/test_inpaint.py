@@ -9,6 +9,7 @@ from PIL import Image
 from selfsup.backbones import create_backbone
 from selfsup.methods.inpainting import InpaintingConfig
 from selfsup.registry import create_method
+from selfsup.runs import load_run
 from selfsup.viz.inpaint import column_grid, inpaint_images, render_inpaint
 
 
@@ -83,7 +84,8 @@ def test_render_from_a_training_checkpoint(tmp_path) -> None:
     ]
     result = pretrain(load_run_config(None, overrides, method="inpainting"))
     ckpt = result.run_dir / "checkpoints" / "last.ckpt"
-    path = render_inpaint(ckpt, _images(2), tmp_path / "grid.png", scale=2)
+    method = load_run(ckpt, "inpainting", need_method=True).method
+    path = render_inpaint(method, _images(2), tmp_path / "grid.png", scale=2)
     assert Image.open(path).size == ((4 * 17 + 1) * 2, (2 * 17 + 1) * 2)
     # The same checkpoint through the CLI, on a dataset name and on a color image file.
     from selfsup.cli.main import main

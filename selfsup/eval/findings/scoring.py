@@ -210,9 +210,9 @@ class RunEvaluator:
 
 def _projection(run_dir: Path, encoder: nn.Module) -> nn.Module:
     """encoder -> projection head (``z``) of a run with a ``head`` (SimCLR, MoCo)."""
-    from selfsup.runs import load_checkpoint_run
+    from selfsup.runs import load_run
 
-    run = load_checkpoint_run(run_dir / "checkpoints" / "last.ckpt")
+    run = load_run(run_dir / "checkpoints" / "last.ckpt", need_method=True)
     head = getattr(run.method, "head", None)
     if head is None:
         raise ValueError(
