@@ -2,7 +2,7 @@
 
 Public API::
 
-    from selfsup import create_backbone, create_method, list_methods, load_encoder, pretrain
+    from selfsup import create_backbone, create_method, list_methods, load_encoder, load_run, pretrain
     from selfsup import Batch, Progress, StepOutput, InfoNCELoss, load_run_config
 """
 
@@ -14,6 +14,7 @@ from selfsup.backbones import create_backbone, list_backbones
 from selfsup.export import export_encoder, load_encoder
 from selfsup.losses import InfoNCELoss
 from selfsup.registry import create_method, list_methods, register_method
+from selfsup.runs import load_run
 from selfsup.types import Batch, Progress, StepOutput
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "list_backbones",
     "list_methods",
     "load_encoder",
+    "load_run",
     "load_run_config",
     "pretrain",
     "register_method",
