@@ -51,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="propagation", help="default propagation")
     p.add_argument("--encoder", help="exported encoder or training checkpoint (classifier, propagation)")
     p.add_argument(
-        "--checkpoint", help="video_colorization run directory or RUN/checkpoints/*.ckpt (method colorization)"
+        "--checkpoint",
+        help="video_colorization run directory or RUN/checkpoints/*.ckpt (method colorization)",
     )
     p.add_argument("--out", required=True, help="predictions folder (<seq>/<frame>.png)")
     p.add_argument("--split", default="val")

