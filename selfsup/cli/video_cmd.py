@@ -93,6 +93,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--viz", help="also write a PNG strip and GIF per sequence here")
     p.add_argument("--no-eval", action="store_true", help="skip the J&F table")
+    p.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the baselines scored beside the encoder (its architecture at random init, copy frame 0)",
+    )
     p.set_defaults(run=run_segment)
     return p
 
@@ -146,7 +151,21 @@ def _features(args: argparse.Namespace):  # -> FeatureFn | None
     return PatchFeatures(encoder, mean, std, size, args.short_side)
 
 
+def _random_init(features: Any) -> Any:
+    """The same feature function with its network re-initialized (``eval.baselines.random_init_copy``)."""
+    from dataclasses import replace
+
+    from selfsup.eval.baselines import random_init_copy
+    from selfsup.eval.video_segmentation import PatchFeatures
+
+    field = "encoder" if isinstance(features, PatchFeatures) else "model"
+    return replace(features, **{field: random_init_copy(getattr(features, field), seed=0).eval()})
+
+
 def run_segment(args: argparse.Namespace) -> int:
+    """Segment with the encoder; unless ``--no-eval`` / ``--no-baselines``, also with its random-init copy
+    and by copying frame 0 (into ``OUT/baselines/``), and print their J&F side by side."""
+    from selfsup.eval.davis import evaluate_davis, format_davis_table, global_results
     from selfsup.eval.video_segmentation import ClassifierConfig, segment_davis
 
     kwargs: dict = {"labels": args.labels, "output": args.output}
@@ -156,16 +175,55 @@ def run_segment(args: argparse.Namespace) -> int:
         kwargs.update(
             temperature=args.temperature, topk=args.topk, radius=args.radius, n_recent=args.n_recent
         )
-    names = segment_davis(args.davis_root, args.out, args.method, _features(args), args.split, **kwargs)
-    print(f"wrote predictions for {len(names)} sequences to {args.out} ({args.method})")
+    out, features = Path(args.out), _features(args)
+    names = segment_davis(
+        args.davis_root,
+        out,
+        args.method,
+        features,
+        args.split,
+        progress=f"segment-video ({args.method})",
+        **kwargs,
+    )
+    print(f"wrote predictions for {len(names)} sequences to {out} ({args.method})")
     if args.viz:
         from selfsup.viz.video_masks import render_sequence
 
         for name in names:
-            strip, gif = render_sequence(args.davis_root, name, args.viz, predictions=args.out)
+            strip, gif = render_sequence(args.davis_root, name, args.viz, predictions=out)
             print(f"  {strip}  {gif}")
-    if not args.no_eval:
-        from selfsup.eval.davis import evaluate_davis, format_davis_table
-
-        print(format_davis_table(evaluate_davis(args.davis_root, args.out, args.split, names), args.split))
+    if args.no_eval:
+        return 0
+    scores = evaluate_davis(args.davis_root, out, args.split, names)
+    print(format_davis_table(scores, args.split))
+    if args.no_baselines or features is None:
+        return 0
+    rows = [(f"{args.method}, {args.encoder or args.checkpoint}", scores)]
+    for label, method, folder, feats in (
+        (
+            f"{args.method}, the same network at random init",
+            args.method,
+            "random_init",
+            _random_init(features),
+        ),
+        ("copy frame 0 (no features)", "copy", "copy", None),
+    ):
+        segment_davis(
+            args.davis_root,
+            out / "baselines" / folder,
+            method,
+            feats,
+            args.split,
+            names,
+            f"baseline: {folder}",
+            **kwargs,
+        )
+        rows.append((label, evaluate_davis(args.davis_root, out / "baselines" / folder, args.split, names)))
+    print(
+        f"J&F on {args.davis_root} ({args.split}, {len(names)} sequences, {len(scores)} objects), with baselines:"
+    )
+    print("| predictions | J&F-Mean | J-Mean | F-Mean |\n|---|---:|---:|---:|")
+    for label, row_scores in rows:
+        row = global_results(row_scores)
+        print(f"| {label} | {row['J&F-Mean']:.3f} | {row['J-Mean']:.3f} | {row['F-Mean']:.3f} |")
     return 0

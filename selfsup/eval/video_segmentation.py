@@ -25,6 +25,7 @@ area fractions of "area" labels.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from selfsup.data.davis import VOID, load_sequence, sequence_names, write_mask
 from selfsup.eval.label_propagation import (
@@ -325,11 +327,14 @@ def segment_davis(
     features: FeatureFn | None = None,
     split: str = "val",
     sequences: list[str] | None = None,
+    progress: str | None = None,
     **kwargs: object,
 ) -> list[str]:
-    """Segment every sequence of ``split`` and write ``out/<seq>/<frame>.png``; returns the names."""
+    """Segment every sequence of ``split`` and write ``out/<seq>/<frame>.png``; returns the names.
+
+    ``progress``: a label for a progress bar over the sequences (on stderr); None draws none."""
     names = sequences if sequences is not None else sequence_names(davis_root, split)
-    for name in names:
+    for name in tqdm(names, desc=progress, unit="sequence", disable=progress is None, file=sys.stderr):
         seq = load_sequence(davis_root, name)
         frames = torch.stack([torch.from_numpy(seq.read_frame(i)) for i in range(len(seq.frames))])
         first = seq.read_annotation(0)

@@ -77,3 +77,38 @@ def test_segment_video_defaults_to_dinos_protocol_and_eval_davis_scores_it(tmp_p
         ["segment-video", "--davis-root", "x", "--encoder", str(raw), "--out", "y"]
     )
     assert (_features(args).mean, _features(args).std) == (None, None)
+
+
+def test_segment_video_scores_the_random_init_and_copy_baselines_beside_the_encoder(tmp_path, capsys):
+    from selfsup.data.davis import read_mask
+
+    enc = _tiny_vit(tmp_path)
+    _davis(tmp_path / "davis")
+    pred = tmp_path / "pred"
+    argv = [
+        "segment-video",
+        "--davis-root",
+        str(tmp_path / "davis"),
+        "--encoder",
+        str(enc),
+        "--out",
+        str(pred),
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    table = captured.out[captured.out.index("with baselines:") :].splitlines()
+    labels = [line.split(" | ")[0].removeprefix("| ") for line in table[3:]]
+    assert labels == [
+        f"propagation, {enc}",
+        "propagation, the same network at random init",
+        "copy frame 0 (no features)",
+    ]
+    assert "segment-video (propagation)" in captured.err and "baseline: random_init" in captured.err
+    for frame in range(1, 3):  # the copy baseline repeats the first annotation
+        first = read_mask(tmp_path / "davis/Annotations/480p/seq/00000.png")
+        assert np.array_equal(read_mask(pred / f"baselines/copy/seq/{frame:05d}.png"), first)
+    assert sorted(p.name for p in (pred / "baselines/random_init/seq").iterdir()) == [
+        f"{i:05d}.png" for i in range(4)
+    ]
+    assert main([*argv, "--no-baselines"]) == 0
+    assert "with baselines" not in capsys.readouterr().out
