@@ -120,6 +120,18 @@ ABLATIONS = {
         (10000, 2000),
         question="DINO teacher momentum and learning rate for a sub-epoch run (Caron et al. 2021, §3.1)",
     ),
+    "dino_budget": Ablation(
+        "configs/dino_fashion_mnist.yaml",
+        0,
+        {
+            "whole budget (shipped; epochs capped at 100)": [],
+            "one epoch (the config before this ablation)": ["train.epochs=1"],
+            "whole budget, momentum 0.996": ["method.momentum_teacher=0.996"],
+        },
+        question="DINO on Fashion-MNIST: one epoch vs the whole 8-minute budget, and the teacher momentum for the longer run",
+        budget_minutes=8,
+        same_cost=("method.momentum_teacher",),
+    ),
     "main_job_recipe": Ablation(
         "configs/simclr_fashion_mnist.yaml",
         0,
