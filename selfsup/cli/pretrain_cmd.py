@@ -184,8 +184,10 @@ def evaluate_run(run_dir: Path, cfg, method, derived, train_seconds: float, othe
         "linear probe on frozen features, weight decay chosen on validation)"
     )
     splits = data.describe()
-    if others:  # supervised rows trained on every training label, the validation images' included
-        splits += f"; not held out: the validation columns of {', '.join(name for name, _ in others)}"
+    # Supervised rows trained on every training label, the validation images' included.
+    labelled = [name for name, _ in others] + ([cfg.method_name] if cfg.method_name == "supervised" else [])
+    if labelled:
+        splits += f"; not held out: the validation columns of {', '.join(labelled)}"
     table = format_table(rows, title, splits)
     print(table)
     (run_dir / "results.json").write_text(json.dumps(rows_to_json(rows), indent=2))

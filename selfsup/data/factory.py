@@ -172,6 +172,14 @@ def _stamps(split, root, image_size, strict, kw) -> Dataset:
     return Stamps(root=root, split=split, image_size=image_size, **kw)
 
 
+@DATASETS.register("stamps_gradient")
+def _stamps_gradient(split, root, image_size, strict, kw) -> Dataset:
+    """The stamps on seeded random two-colour gradients: a background that varies from image to image
+    and carries no class information, for attention that must learn to ignore one (DINO on stamps)."""
+    _check_kwargs("stamps_gradient", kw, Stamps, {"root", "split", "image_size", "background"})
+    return Stamps(root=root, split=split, image_size=image_size, background="random", **kw)
+
+
 @DATASETS.register("folder")
 def _folder(split, root, image_size, strict, kw) -> Dataset:
     if root is None:

@@ -149,3 +149,11 @@ def test_two_process_ddp_run_trains_and_checkpoints(tmp_path):
     import json
 
     assert json.loads((run / "derived.json").read_text())["global_batch"] == 64
+
+
+def test_a_supervised_run_says_its_validation_columns_are_not_held_out(tmp_path, capsys):
+    argv = ["pretrain", "supervised", *TINY[:2], *TINY[4:], "backbone=resnet_small", "train.max_steps=2"]
+    assert (
+        main([*argv, f"train.out_dir={tmp_path}", "eval.max_train_items=200", "eval.max_test_items=50"]) == 0
+    )
+    assert "not held out: the validation columns of supervised" in capsys.readouterr().out

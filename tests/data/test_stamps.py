@@ -122,6 +122,19 @@ def test_dataset_items_labels_and_masks(stamp_root: Path) -> None:
         create_dataset("stamps", root=str(stamp_root), grayscale=True)
 
 
+def test_stamps_gradient_is_the_same_stamps_on_varying_backgrounds(stamp_root: Path) -> None:
+    plain = create_dataset("stamps", "train", root=str(stamp_root), image_size=12)
+    varied = create_dataset("stamps_gradient", "train", root=str(stamp_root), image_size=12)
+    assert torch.equal(varied.labels, plain.labels) and torch.equal(varied.masks, plain.masks)
+    outside = plain.masks == 0  # [N, 12, 12]: where the canvas shows
+    assert torch.equal(varied.images[0][:, ~outside[0]], plain.images[0][:, ~outside[0]])  # same object
+    canvases = [varied.images[i][:, outside[i]].float().mean(1) for i in range(len(varied))]
+    assert all((plain.images[i][:, outside[i]] == 255).all() for i in range(len(plain)))
+    assert min(float((a - b).abs().max()) for a, b in zip(canvases[:-1], canvases[1:], strict=True)) > 0
+    with pytest.raises(TypeError, match="unknown arguments"):
+        create_dataset("stamps_gradient", root=str(stamp_root), background="white")
+
+
 @pytest.mark.skipif(
     not STAMPS_ROOT.is_dir(), reason="tuxpaint-stamps-default not installed (scripts/setup.sh)"
 )
