@@ -33,7 +33,7 @@ TEMPERATURE = 0.1
 TOPK = 5
 RADIUS = 12
 N_RECENT = 7
-_CHUNK = 256  # target patches per affinity block: bounds memory at chunk x (1 + n_recent) x N floats
+_TILE = 8  # target patches per side of one affinity block (its sources: the union of their windows)
 
 
 def neighbourhood_mask(h: int, w: int, radius: int | None, device: torch.device | None = None) -> Tensor:
@@ -73,24 +73,44 @@ def propagate_step(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if topk is not None and topk < 1:
         raise ValueError(f"topk must be >= 1 (or None for all sources), got {topk}")
-    allowed = neighbourhood_mask(*grid, radius, device=target.device)  # [N, N]
-    flat_context = context.reshape(c * n, d)
-    flat_labels = context_labels.reshape(c * n, -1).float()
-    out = []
-    for s in range(0, n, _CHUNK):
-        logits = (target[s : s + _CHUNK] @ flat_context.T / temperature).view(-1, c, n)
-        # Outside the window DINO multiplies the affinity by 0: a weight of exactly 0 (logit -inf).
-        logits = logits.masked_fill(~allowed[s : s + _CHUNK, None, :], float("-inf")).flatten(1)
-        if topk is not None and topk < logits.shape[1]:
-            # DINO zeroes the affinities *below* the k-th largest, so ties with it stay in; when the
-            # window holds fewer than k sources the k-th is -inf and every in-window source stays.
-            kth = logits.topk(topk, dim=1).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        # exp(a / T) normalized over the kept sources (the row maximum is subtracted first, which
-        # cancels in the ratio and keeps raw dot products at temperature 1 from overflowing).
-        weights = torch.softmax(logits, dim=1)
-        out.append(weights @ flat_labels)
-    return torch.cat(out)
+    h, w = grid
+    reach = radius if radius is not None and radius > 0 else max(h, w)  # no window: the whole grid
+    frames = context.reshape(c, h, w, d)
+    frame_labels = context_labels.reshape(c, h, w, -1).float()
+    queries = target.reshape(h, w, d)
+    out = torch.empty(h, w, frame_labels.shape[-1], dtype=frame_labels.dtype, device=target.device)
+    # Tile the target grid; a tile's sources are the context patches within ``reach`` of any of its
+    # patches, so each target meets ~(tile + 2 reach)^2 sources per frame instead of all h * w.
+    for y0 in range(0, h, _TILE):
+        y1, sy0, sy1 = min(y0 + _TILE, h), max(0, y0 - reach), min(h, y0 + _TILE + reach)
+        rows = _within(y0, y1, sy0, sy1, reach, target.device)  # [ty, sy]
+        for x0 in range(0, w, _TILE):
+            x1, sx0, sx1 = min(x0 + _TILE, w), max(0, x0 - reach), min(w, x0 + _TILE + reach)
+            cols = _within(x0, x1, sx0, sx1, reach, target.device)  # [tx, sx]
+            allowed = (rows[:, None, :, None] & cols[None, :, None, :]).flatten(2).flatten(0, 1)  # [B, S]
+            q = queries[y0:y1, x0:x1].reshape(-1, d)
+            sources = frames[:, sy0:sy1, sx0:sx1].reshape(-1, d)  # [C * S, D]
+            logits = (q @ sources.T / temperature).view(q.shape[0], c, -1)
+            # Outside the window DINO multiplies the affinity by 0: a weight of exactly 0 (logit -inf).
+            logits = logits.masked_fill(~allowed[:, None, :], float("-inf")).flatten(1)
+            if topk is not None and topk < logits.shape[1]:
+                # DINO zeroes the affinities *below* the k-th largest, so ties with it stay in; when the
+                # window holds fewer than k sources the k-th is -inf and every in-window source stays.
+                kth = logits.topk(topk, dim=1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            # exp(a / T) normalized over the kept sources (the row maximum is subtracted first, which
+            # cancels in the ratio and keeps raw dot products at temperature 1 from overflowing).
+            weights = torch.softmax(logits, dim=1)
+            window_labels = frame_labels[:, sy0:sy1, sx0:sx1].reshape(weights.shape[1], -1)
+            out[y0:y1, x0:x1] = (weights @ window_labels).view(y1 - y0, x1 - x0, -1)
+    return out.reshape(n, -1)
+
+
+def _within(t0: int, t1: int, s0: int, s1: int, reach: int, device: torch.device) -> Tensor:
+    """bool ``[t1 - t0, s1 - s0]``: source coordinate ``s`` within ``reach`` of target coordinate ``t``."""
+    t = torch.arange(t0, t1, device=device)
+    s = torch.arange(s0, s1, device=device)
+    return (t[:, None] - s[None, :]).abs() <= reach
 
 
 def propagate_labels(

@@ -173,6 +173,26 @@ def test_propagate_step_matches_a_naive_top_k_reference():
         assert torch.allclose(got[i], expected.float(), atol=1e-5)
 
 
+def test_tiled_windows_equal_the_dense_masked_affinity():
+    # propagate_step scores each tile of targets only against the sources its windows can reach;
+    # on a grid of several tiles (ragged edges included) it must equal the dense [N, C*N] affinity
+    # with DINO's square mask applied.
+    torch.manual_seed(2)
+    grid, c, d, nl, r, k = (19, 21), 3, 6, 4, 3, 5
+    n = grid[0] * grid[1]
+    target = F.normalize(torch.randn(n, d), dim=1)
+    context = F.normalize(torch.randn(c, n, d), dim=2)
+    labels = torch.softmax(torch.randn(c, n, nl), dim=2)
+    logits = (target @ context.reshape(-1, d).T / 0.1).view(n, c, n)
+    logits = logits.masked_fill(~neighbourhood_mask(*grid, r)[:, None, :], float("-inf")).flatten(1)
+    logits = logits.masked_fill(logits < logits.topk(k, dim=1).values[:, -1:], float("-inf"))
+    dense = torch.softmax(logits, dim=1) @ labels.reshape(-1, nl)
+    tiled = propagate_step(target, context, labels, grid, temperature=0.1, topk=k, radius=r)
+    assert torch.allclose(tiled, dense, atol=1e-6)
+    unmasked = torch.softmax((target @ context.reshape(-1, d).T / 0.1), dim=1) @ labels.reshape(-1, nl)
+    assert torch.allclose(propagate_step(target, context, labels, grid, 0.1, None, None), unmasked, atol=1e-6)
+
+
 def test_context_is_first_frame_plus_recent_predictions():
     # Frame 1's features match frame 0; later frames match nothing in frame 0 but equal frame 1, so
     # with n_recent=0 (first frame only) a later frame must still copy from frame 0 only.
