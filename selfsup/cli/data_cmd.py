@@ -22,6 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--width", type=int, default=320, help="frame width (default 320)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--videos", nargs="+", help="background videos (default: vtest.avi, bikes.mp4)")
+    demo.add_argument(
+        "--split",
+        choices=["test", "val"],
+        default="test",
+        help="test: the demo that is scored (default); val: sequences from a shot the test demo never uses, "
+        "for choosing settings",
+    )
     demo.add_argument("--viz", help="also write a ground-truth PNG strip and GIF per sequence here")
     demo.set_defaults(run=run_make_video_demo)
 
@@ -30,7 +37,7 @@ def run_make_video_demo(args: argparse.Namespace) -> int:
     from selfsup.data.video_demo import make_video_demo
 
     names = make_video_demo(
-        args.out, args.sequences, args.frames, args.objects, args.height, args.width, args.seed, args.videos
+        args.out, args.sequences, args.frames, args.objects, args.height, args.width, args.seed, args.videos, split=args.split
     )
     print(f"wrote {len(names)} sequences ({args.frames} frames, {args.objects} objects) to {args.out}")
     for name in names:

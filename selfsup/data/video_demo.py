@@ -33,6 +33,7 @@ ALPHA_THRESHOLD = 128  # alpha > 0.5 on the uint8 scale
 # Each object must show at least this many pixels in frame 0 (its annotation is the only one a
 # semi-supervised method sees): half of a square 10 % of the frame height wide.
 MIN_FIRST_FRAME_AREA = 0.5 * 0.1**2
+DEMO_SPLITS = ("test", "val")
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,13 @@ def make_video_demo(
     seed: int = 0,
     videos: list[str | Path] | None = None,
     stamps_root: str | Path | None = None,
+    split: str = "test",
 ) -> list[str]:
     """Write ``sequences`` demo sequences in DAVIS layout under ``out``; returns their names.
+
+    ``split`` "test" (the demo that is scored) draws its sequences from every long cut-free shot but
+    the last; "val" draws them from that last shot alone, with its own random stream, so settings
+    chosen on the validation demo never saw a test background (it needs two shots).
 
     Writes ``JPEGImages/480p/<seq>/%05d.jpg`` (quality 95), ``Annotations/480p/<seq>/%05d.png``
     (palette ids, every frame) and ``ImageSets/2017/val.txt``. The folder name says 480p as DAVIS
@@ -142,7 +148,9 @@ def make_video_demo(
             raise ValueError(f"{name} must be >= {low}, got {value}")
     if height < 16 or width < 16:
         raise ValueError(f"height and width must be >= 16 px, got {height}x{width}")
-    rng = np.random.default_rng(seed)
+    if split not in DEMO_SPLITS:
+        raise ValueError(f"split must be one of {DEMO_SPLITS}, got {split!r}")
+    rng = np.random.default_rng(seed if split == "test" else [seed, 1])
     video_paths = [Path(v) for v in videos] if videos is not None else real_video_paths()
     stamps = find_stamps(stamps_root)
     out = Path(out)
@@ -152,6 +160,12 @@ def make_video_demo(
             f"no shot of {', '.join(str(v) for v in video_paths)} has {2 * frames - 1} frames without a "
             f"scene cut ({frames} frames at stride 2); lower --frames or pass longer videos"
         )
+    if split == "val" and len(clips) < 2:
+        raise ValueError(
+            f"a validation demo needs a second shot of {2 * frames - 1} cut-free frames (the test demo keeps "
+            f"the first); {', '.join(str(v) for v in video_paths)} has one: lower --frames or add a video"
+        )
+    clips = clips[-1:] if split == "val" else clips[: max(1, len(clips) - 1)]
     names = []
     for s in range(sequences):
         video, first, end = clips[s % len(clips)]
@@ -165,7 +179,7 @@ def make_video_demo(
             rgb, ids = compose_sequence(background, chosen, rng)
             if _trackable(ids[0], objects):
                 break
-        name = f"demo{s:02d}-{video.stem}"
+        name = f"{'demo' if split == 'test' else 'val'}{s:02d}-{video.stem}"
         names.append(name)
         frame_dir = out / "JPEGImages" / RESOLUTION / name
         frame_dir.mkdir(parents=True, exist_ok=True)

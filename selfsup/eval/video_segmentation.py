@@ -4,8 +4,8 @@ Methods (each returns uint8 ``[T, H, W]`` object ids; frame 0 is the given mask,
 
 - ``"classifier"``: the one-shot per-patch classifier. Patch features of frame 0 (``[h, w, D]`` from
   ``Backbone.forward_tokens`` on the backbone's patch grid) are labelled with the mask's area
-  fractions per patch (one class per object + background; void excluded), a logistic regression
-  (or a small MLP) is fit on frame 0 only, and its class probabilities on every later frame are
+  fractions per patch (one class per object + background; void excluded), a small MLP (or a
+  logistic regression) is fit on frame 0 only, and its class probabilities on every later frame are
   upsampled bilinearly to pixels and arg-maxed.
 - ``"propagation"``: DINO's label propagation (``selfsup.eval.label_propagation``). By default it is
   DINO's published protocol end to end (Caron et al. 2021; ``eval_video_segmentation.py``): frames
@@ -192,11 +192,14 @@ def nearest_labels(mask: np.ndarray | Tensor, num_objects: int, grid: tuple[int,
 
 @dataclass
 class ClassifierConfig:
-    """One-shot classifier: ``kind`` "linear" (multinomial logistic regression) or "mlp" (one hidden
-    layer of ``hidden`` GELU units); full-batch Adam for ``steps`` at ``lr`` with ``weight_decay``;
-    ``soft`` trains on the area fractions (soft cross-entropy) instead of the majority class."""
+    """One-shot classifier: ``kind`` "mlp" (one hidden layer of ``hidden`` GELU units) or "linear"
+    (multinomial logistic regression); full-batch Adam for ``steps`` at ``lr`` with ``weight_decay``;
+    ``soft`` trains on the area fractions (soft cross-entropy) instead of the majority class.
 
-    kind: str = "linear"
+    The default (mlp, hard labels) was chosen on the validation demo (``make_video_demo(split="val")``):
+    mean J&F of three stamps DINO encoders 0.718 against 0.583 for the linear model (BENCHMARKS §19.5)."""
+
+    kind: str = "mlp"
     hidden: int = 256
     steps: int = 200
     lr: float = 0.01

@@ -101,3 +101,10 @@ def test_bikes_shots_and_the_demo_sequences_never_cross_a_cut(tmp_path):
         assert scene_cuts(frames) == [], name
         firsts.append(frames[0].float())
     assert all((a - b).abs().mean() > 20 for i, a in enumerate(firsts) for b in firsts[i + 1 :])
+    # The validation demo takes the last long shot (187-242), which no test sequence uses.
+    (val,) = make_video_demo(tmp_path / "val", 1, 20, height=48, width=64, videos=[bikes], split="val")
+    seq = load_sequence(tmp_path / "val", val)
+    val_first = torch.from_numpy(seq.read_frame(0)).permute(2, 0, 1).float()
+    assert val.startswith("val00-") and all((val_first - f).abs().mean() > 20 for f in firsts)
+    with pytest.raises(ValueError, match="second shot"):  # 59 cut-free frames: only shot 76-137 has them
+        make_video_demo(tmp_path / "one", 1, 30, videos=[bikes], split="val")
