@@ -37,7 +37,15 @@ def run_make_video_demo(args: argparse.Namespace) -> int:
     from selfsup.data.video_demo import make_video_demo
 
     names = make_video_demo(
-        args.out, args.sequences, args.frames, args.objects, args.height, args.width, args.seed, args.videos, split=args.split
+        args.out,
+        args.sequences,
+        args.frames,
+        args.objects,
+        args.height,
+        args.width,
+        args.seed,
+        args.videos,
+        split=args.split,
     )
     print(f"wrote {len(names)} sequences ({args.frames} frames, {args.objects} objects) to {args.out}")
     for name in names:
