@@ -155,6 +155,19 @@ ABLATIONS = {
         budget_minutes=8,
         same_cost=("method.temperature",),
     ),
+    "main_job_views": Ablation(
+        "configs/simclr_fashion_mnist.yaml",
+        0,
+        {
+            "crop 0.2-1, jitter 0.5 (shipped)": [],
+            "crop 0.4-1": ["method.views.crop_scale=[0.4, 1.0]"],
+            "crop 0.08-1": ["method.views.crop_scale=[0.08, 1.0]"],
+            "jitter 1.0": ["method.views.jitter_strength=1.0"],
+        },
+        question="the main job's augmentation strengths for 28 px grayscale at its 8-minute budget (issue 21)",
+        budget_minutes=8,
+        same_cost=("method.views.crop_scale", "method.views.jitter_strength"),
+    ),
     "colorization_lr": Ablation(
         "configs/colorization_stamps.yaml",
         500,

@@ -25,6 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--configs-dir", help="folder of <method>_<data>.yaml (default: the shipped configs)")
     p.add_argument("--max-train", type=int, help="evaluate on the first N train images")
     p.add_argument("--max-test", type=int, help="evaluate on the first N test images")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each method at seeds 0..N-1; the table shows mean ± std (default 1)",
+    )
     p.add_argument("--retrain", action="store_true", help="retrain methods that already have a finished run")
     p.add_argument("--set", nargs="*", default=[], help=argparse.SUPPRESS)  # old spelling of key=value
     p.set_defaults(run=run)
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         max_train=args.max_train,
         max_test=args.max_test,
         retrain=args.retrain,
+        seeds=args.seeds,
     )
     print(format_leaderboard(rows))
     print(f"leaderboard: {args.out}/leaderboard.csv, {args.out}/leaderboard.md")

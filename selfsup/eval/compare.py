@@ -11,6 +11,11 @@ the test split, linear probe with 1 % and 10 % of the labels (``label_efficiency
 identical subsets for every method), RankMe and uniformity of the test embeddings, plus the
 run's training throughput and peak memory (``train_stats.json``). Raw pixels and a random-init
 copy of every distinct backbone are reference rows.
+
+With ``seeds`` > 1 every method trains once per seed (``train.seed``; seed 0 in ``runs/<method>``,
+seed k in ``runs/<method>-seed<k>``), each seed's encoder is scored with that seed's probes and label
+subsets, the reference rows are repeated per seed (random init re-drawn with the seed), and the
+leaderboard shows the mean ± sample std over seeds (``leaderboard_seeds.csv`` keeps every seed's row).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +47,7 @@ from selfsup.train.train_stats import load_train_stats
 
 log = logging.getLogger(__name__)
 LABEL_FRACTIONS = (0.01, 0.1)
+ACCURACIES = ("knn_val", "linear_val", "knn", "linear", "linear_1pct", "linear_10pct")
 
 
 def parse_budget(text: str) -> float:
@@ -84,6 +91,40 @@ class LeaderboardRow:
     rankme: float | None = None
     uniformity: float | None = None
     feature_dim: int | None = None
+    seed: int | None = 0  # None on a row that aggregates seeds
+    seeds: int = 1  # seeds that finished, on an aggregated row
+    knn_val_std: float | None = None  # sample std over seeds of each accuracy (>= 2 seeds)
+    linear_val_std: float | None = None
+    knn_std: float | None = None
+    linear_std: float | None = None
+    linear_1pct_std: float | None = None
+    linear_10pct_std: float | None = None
+
+
+def aggregate_seeds(rows: Sequence[LeaderboardRow]) -> LeaderboardRow:
+    """One row for one method's seeds: each numeric column's mean over the seeds that finished, the
+    accuracies' sample std (``*_std``, from 2 seeds on) and ``seeds`` = how many finished."""
+    if not rows or len({r.method for r in rows}) != 1:
+        raise ValueError(f"aggregate_seeds needs the rows of one method, got {[r.method for r in rows]}")
+    ok = [r for r in rows if r.status == "ok"]
+    failed = [r for r in rows if r.status != "ok"]
+    out = LeaderboardRow(rows[0].method, backbone=next((r.backbone for r in rows if r.backbone), ""))
+    out.seed, out.seeds = (rows[0].seed, 1) if len(rows) == 1 else (None, len(ok))
+    if failed:
+        first = failed[0]
+        out.status = (
+            first.status if not ok else f"{len(ok)}/{len(rows)} seeds ok; seed {first.seed} {first.status}"
+        )
+    skip = {"method", "backbone", "status", "seed", "seeds", *(f"{a}_std" for a in ACCURACIES)}
+    for f in fields(LeaderboardRow):
+        values = [getattr(r, f.name) for r in ok if getattr(r, f.name) is not None]
+        if f.name in skip or not values:
+            continue
+        mean = statistics.fmean(values)
+        setattr(out, f.name, round(mean) if all(isinstance(v, int) for v in values) else mean)
+        if f.name in ACCURACIES and len(values) >= 2:
+            setattr(out, f"{f.name}_std", statistics.stdev(values))
+    return out
 
 
 def pretrain_in_subprocess(
@@ -144,14 +185,16 @@ def compare(
     max_train: int | None = None,
     max_test: int | None = None,
     retrain: bool = False,
+    seeds: int = 1,
 ) -> list[LeaderboardRow]:
-    """Pretrain (or reuse) and evaluate every method; writes leaderboard.csv / .md under ``out_dir``."""
-    from selfsup.export import load_encoder, read_metadata
-
+    """Pretrain (or reuse) and evaluate every method at seeds ``0 .. seeds - 1``; returns one row per
+    method (mean over seeds), then the reference rows; writes leaderboard.csv / .md under ``out_dir``."""
     if (budget_minutes is None) == (steps is None):
         raise ValueError("give exactly one of a time budget (--budget 10m) or a step count (--steps N)")
     if len(set(methods)) != len(methods) or not methods:
         raise ValueError(f"methods must be distinct and non-empty, got {list(methods)}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
     out = Path(out_dir)
     configs = {m: find_config(configs_dir, m, data) for m in methods}  # fail before any training
     budget = (
@@ -160,64 +203,98 @@ def compare(
     common = [f"data.name={data}", *([f"data.root={root}"] if root else []), *budget, *overrides]
     (out / "runs").mkdir(parents=True, exist_ok=True)
     rows: list[LeaderboardRow] = []
+    per_seed: list[LeaderboardRow] = []
     eval_data: dict[int | None, EvalData] = {}
     backbones: dict[str, nn.Module] = {}
     for method in methods:
-        run_dir = out / "runs" / method
-        row = LeaderboardRow(method)
-        rows.append(row)
-        if retrain or not (run_dir / "encoder.safetensors").is_file():
-            if run_dir.exists():
-                shutil.rmtree(run_dir)  # a half-finished run from an interrupted comparison
-            log.warning("compare: pretraining %s (%s)", method, configs[method])
-            started = time.perf_counter()
-            ok, error = pretrain_in_subprocess(
-                method, configs[method], run_dir, common, out / f"{method}.log"
-            )
-            log.warning(
-                "compare: %s %s in %.1f min",
-                method,
-                "done" if ok else "FAILED",
-                (time.perf_counter() - started) / 60,
-            )
-            if not ok:
-                row.status = f"failed: {error[:200]}"
-                continue
-        encoder, meta = (
-            load_encoder(run_dir / "encoder.safetensors"),
-            read_metadata(run_dir / "encoder.safetensors"),
-        )
-        row.backbone = str((meta.get("backbone") or {}).get("name", ""))
-        stats = load_train_stats(run_dir) or {}
-        row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
-        row.peak_memory_mb = stats.get("peak_memory_mb")
-        row.train_minutes = round(stats["fit_seconds"] / 60, 2) if "fit_seconds" in stats else None
-        spec = input_spec_of(run_dir / "encoder.safetensors")
-        size = spec.image_size
-        if size not in eval_data:
-            eval_data[size] = load_eval_data(data, root, size, max_train, max_test)
-        score_features(*_features(encoder, eval_data[size], size, spec.mean, spec.std), eval_data[size], row)
-        backbones.setdefault(json.dumps([row.backbone, size]), encoder)
-        log.warning("compare: %s kNN %.2f%% linear %.2f%%", method, 100 * row.knn, 100 * row.linear)
-        _write(rows, out)  # keep what is done if a later method is interrupted
-    rows += _reference_rows(backbones, eval_data)
-    _write(rows, out)
+        runs = []
+        for seed in range(seeds):
+            name = method if seed == 0 else f"{method}-seed{seed}"
+            row = _train_and_score(
+                method, seed, configs[method], out, name, common, retrain, eval_data, backbones,
+                (data, root, max_train, max_test),
+            )  # fmt: skip
+            runs.append(row)
+            per_seed.append(row)
+        rows.append(aggregate_seeds(runs))
+        _write(
+            rows, out, per_seed if seeds > 1 else None
+        )  # keep what is done if a later method is interrupted
+    refs = [_reference_rows(backbones, eval_data, seed) for seed in range(seeds)]
+    per_seed += [row for ref in refs for row in ref]
+    rows += [aggregate_seeds([ref[i] for ref in refs]) for i in range(len(refs[0]))]
+    _write(rows, out, per_seed if seeds > 1 else None)
     return rows
 
 
-def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict) -> list[LeaderboardRow]:
+def _train_and_score(
+    method: str,
+    seed: int,
+    config: Path,
+    out: Path,
+    name: str,
+    common: Sequence[str],
+    retrain: bool,
+    eval_data: dict[int | None, EvalData],
+    backbones: dict[str, nn.Module],
+    data_args: tuple,
+) -> LeaderboardRow:
+    """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` (unless finished) and score its encoder."""
+    from selfsup.export import load_encoder, read_metadata
+
+    run_dir = out / "runs" / name
+    row = LeaderboardRow(method, seed=seed)
+    if retrain or not (run_dir / "encoder.safetensors").is_file():
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a half-finished run from an interrupted comparison
+        log.warning("compare: pretraining %s, seed %d (%s)", method, seed, config)
+        started = time.perf_counter()
+        ok, error = pretrain_in_subprocess(
+            method, config, run_dir, [*common, f"train.seed={seed}"], out / f"{name}.log"
+        )
+        minutes = (time.perf_counter() - started) / 60
+        log.warning("compare: %s seed %d %s in %.1f min", method, seed, "done" if ok else "FAILED", minutes)
+        if not ok:
+            row.status = f"failed: {error[:200]}"
+            return row
+    encoder, meta = (
+        load_encoder(run_dir / "encoder.safetensors"),
+        read_metadata(run_dir / "encoder.safetensors"),
+    )
+    row.backbone = str((meta.get("backbone") or {}).get("name", ""))
+    stats = load_train_stats(run_dir) or {}
+    row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
+    row.peak_memory_mb = stats.get("peak_memory_mb")
+    row.train_minutes = round(stats["fit_seconds"] / 60, 2) if "fit_seconds" in stats else None
+    spec = input_spec_of(run_dir / "encoder.safetensors")
+    size = spec.image_size
+    if size not in eval_data:
+        eval_data[size] = load_eval_data(data_args[0], data_args[1], size, data_args[2], data_args[3])
+    score_features(
+        *_features(encoder, eval_data[size], size, spec.mean, spec.std), eval_data[size], row, seed
+    )
+    backbones.setdefault(json.dumps([row.backbone, size]), encoder)
+    log.warning("compare: %s seed %d kNN %.2f%% linear %.2f%%", method, seed, 100 * row.knn, 100 * row.linear)
+    return row
+
+
+def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int = 0) -> list[LeaderboardRow]:
+    """Raw pixels and a random-init copy (drawn with ``seed``) of every backbone, probed with ``seed``."""
     refs = []
     if eval_data:
         size, data = next(iter(eval_data.items()))
-        row = LeaderboardRow("raw pixels", backbone="-", feature_dim=int(data.train_images[0].numel()))
+        row = LeaderboardRow(
+            "raw pixels", backbone="-", feature_dim=int(data.train_images[0].numel()), seed=seed
+        )
         tr, te = raw_pixel_features(data.train_images), raw_pixel_features(data.test_images)
-        score_features(tr, te, data, row)
+        score_features(tr, te, data, row, seed)
         refs.append(row)
     for key, encoder in backbones.items():
         name, size = json.loads(key)
-        row = LeaderboardRow(f"random init ({name})", backbone=name)
+        row = LeaderboardRow(f"random init ({name})", backbone=name, seed=seed)
         # Random weights, default normalization: the architecture alone (DeepCluster, Table 1).
-        score_features(*_features(random_init_copy(encoder), eval_data[size], size), eval_data[size], row)
+        features = _features(random_init_copy(encoder, seed=seed), eval_data[size], size)
+        score_features(*features, eval_data[size], row, seed)
         refs.append(row)
     return refs
 
@@ -226,8 +303,9 @@ def _cell(row: LeaderboardRow, name: str) -> str:
     value = getattr(row, name)
     if value is None:
         return "-"
-    if name in ("knn_val", "linear_val", "knn", "linear", "linear_1pct", "linear_10pct"):
-        return f"{100 * value:.2f}"
+    if name in ACCURACIES:
+        std = getattr(row, f"{name}_std")
+        return f"{100 * value:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
@@ -235,12 +313,13 @@ def format_leaderboard(rows: Sequence[LeaderboardRow]) -> str:
     """Markdown, trained methods ranked by validation kNN accuracy (%), reference rows last.
 
     ``val`` columns: the validation split carved from train; ``test`` columns: the test split, scored
-    once; the 1 % / 10 % probes are fit on label subsets of train and scored on test."""
+    once; the 1 % / 10 % probes are fit on label subsets of train and scored on test. A row over
+    several seeds shows each accuracy's mean ± sample std and the other columns' means."""
     columns = {
         "kNN val": "knn_val", "linear val": "linear_val", "kNN test": "knn", "linear test": "linear",
         "linear 1% test": "linear_1pct", "linear 10% test": "linear_10pct",
         "RankMe": "rankme", "uniformity": "uniformity", "steps": "steps", "train min": "train_minutes",
-        "img/s": "images_per_second", "peak MB": "peak_memory_mb",
+        "img/s": "images_per_second", "peak MB": "peak_memory_mb", "seeds": "seeds",
     }  # fmt: skip
     lines = [
         "| method | backbone | " + " | ".join(columns) + " | status |",
@@ -254,9 +333,15 @@ def format_leaderboard(rows: Sequence[LeaderboardRow]) -> str:
     return "\n".join(lines)
 
 
-def _write(rows: Sequence[LeaderboardRow], out: Path) -> None:
-    with open(out / "leaderboard.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(LeaderboardRow)])
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
+def _write(
+    rows: Sequence[LeaderboardRow], out: Path, per_seed: Sequence[LeaderboardRow] | None = None
+) -> None:
+    """leaderboard.csv / .md of ``rows``; with ``per_seed``, also leaderboard_seeds.csv (one row per seed)."""
+    for name, table in (("leaderboard.csv", rows), ("leaderboard_seeds.csv", per_seed)):
+        if table is None:
+            continue
+        with open(out / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(LeaderboardRow)])
+            writer.writeheader()
+            writer.writerows(asdict(r) for r in table)
     (out / "leaderboard.md").write_text(format_leaderboard(rows) + "\n")

@@ -91,13 +91,15 @@ def _splits_note(run: RunArtifacts, prefix: str = "") -> str:
     return f'<p class="muted">{esc(prefix + "; ".join(parts))}</p>' if parts else ""
 
 
-# leaderboard.csv of `selfsup compare` (one row per method, then the reference rows); accuracies as fractions.
+# leaderboard.csv of `selfsup compare` (one row per method, then the reference rows); accuracies as fractions,
+# with their std over seeds in `<column>_std` when the comparison ran several seeds.
 LEADERBOARD = {
     "method": "method", "backbone": "backbone", "knn_val": "kNN top-1 % (validation)",
     "linear_val": "linear top-1 % (validation)", "knn": "kNN top-1 % (test)", "linear": "linear top-1 % (test)",
     "linear_1pct": "linear, 1 % labels (test)", "linear_10pct": "linear, 10 % labels (test)",
     "rankme": "RankMe", "uniformity": "uniformity", "feature_dim": "feature dim", "steps": "steps",
-    "train_minutes": "train min", "images_per_second": "images/s", "peak_memory_mb": "peak MB", "status": "status",
+    "train_minutes": "train min", "images_per_second": "images/s", "peak_memory_mb": "peak MB", "seeds": "seeds",
+    "status": "status",
 }  # fmt: skip
 PERCENT = ("knn_val", "linear_val", "knn", "linear", "linear_1pct", "linear_10pct")
 
@@ -125,9 +127,16 @@ def _leaderboard(rows: Sequence[dict[str, Any]]) -> str:
     refs = [r for r in rows if str(r.get("method")).startswith(("raw pixels", "random init"))]
     trained = [r for r in rows if r not in refs]
     trained.sort(key=lambda r: -r["knn_val"] if isinstance(r.get("knn_val"), (int, float)) else 1.0)
-    body = [[fmt(r.get(k), pct=k in PERCENT) for k in LEADERBOARD] for r in trained + refs]
+    body = [[_leaderboard_cell(r, k) for k in LEADERBOARD] for r in trained + refs]
     note = "validation: carved from train; test: scored once; 1 % / 10 %: linear probes on label subsets"
     return table(list(LEADERBOARD.values()), body) + f'<p class="muted">{note}</p>'
+
+
+def _leaderboard_cell(row: dict[str, Any], key: str) -> str:
+    """One cell; an accuracy over several seeds shows its mean ± std."""
+    std = row.get(f"{key}_std")
+    spread = f" ± {fmt(std, pct=True)}" if key in PERCENT and isinstance(std, (int, float)) else ""
+    return fmt(row.get(key), pct=key in PERCENT) + spread
 
 
 def _quality_rows(run: RunArtifacts, emb: RunEmbeddings | None) -> list[list[str]]:

@@ -13,7 +13,14 @@ import torch
 from selfsup.cli.main import main
 from selfsup.configs import CONFIG_DIR
 from selfsup.data.splits import stratified_split
-from selfsup.eval.compare import LeaderboardRow, find_config, format_leaderboard, parse_budget, score_features
+from selfsup.eval.compare import (
+    LeaderboardRow,
+    aggregate_seeds,
+    find_config,
+    format_leaderboard,
+    parse_budget,
+    score_features,
+)
 from selfsup.eval.protocol import EvalData
 
 TINY = """\
@@ -117,3 +124,46 @@ def test_leaderboard_ranks_by_validation_never_test() -> None:
     lines = format_leaderboard(rows).splitlines()
     assert [ln.split("|")[1].strip() for ln in lines[2:]] == ["b", "a", "raw pixels"]
     assert "kNN val" in lines[0] and "kNN test" in lines[0]
+
+
+def test_aggregate_seeds_gives_mean_and_sample_std() -> None:
+    rows = [
+        LeaderboardRow("m", backbone="b", seed=s, knn=k, linear=0.8, steps=st, rankme=r)
+        for s, k, st, r in ((0, 0.80, 100, 2.0), (1, 0.84, 101, 4.0), (2, 0.88, 103, 6.0))
+    ]
+    agg = aggregate_seeds(rows)
+    assert agg.seed is None and agg.seeds == 3 and agg.backbone == "b" and agg.status == "ok"
+    assert abs(agg.knn - 0.84) < 1e-12 and abs(agg.knn_std - 0.04) < 1e-12  # sample std (n - 1)
+    assert agg.linear_std == 0.0 and agg.steps == 101 and isinstance(agg.steps, int) and agg.rankme == 4.0
+    assert agg.knn_val is None and agg.knn_val_std is None  # no seed had it
+    assert "84.00 ± 4.00" in format_leaderboard([agg])
+    single = aggregate_seeds(rows[:1])
+    assert single.seeds == 1 and single.seed == 0 and single.knn_std is None
+    assert "| 80.00 |" in format_leaderboard([single])
+    failed = LeaderboardRow("m", seed=3, status="failed: boom")
+    partial = aggregate_seeds([*rows, failed])
+    assert partial.seeds == 3 and partial.status == "3/4 seeds ok; seed 3 failed: boom"
+    assert abs(partial.knn - 0.84) < 1e-12  # the failed seed does not enter the mean
+    assert aggregate_seeds([failed]).status == "failed: boom"
+
+
+@pytest.mark.slow
+def test_compare_with_seeds_trains_each_seed_and_reports_the_spread(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "simclr_digits.yaml").write_text(TINY)
+    out = tmp_path / "cmp"
+    args = ["compare", "simclr", "--data", "digits", "--steps", "2", "--seeds", "2", "--configs-dir", str(configs),
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    for run in ("simclr", "simclr-seed1"):
+        assert (out / "runs" / run / "encoder.safetensors").is_file()
+    first = (out / "runs" / "simclr" / "encoder.safetensors").read_bytes()
+    assert first != (out / "runs" / "simclr-seed1" / "encoder.safetensors").read_bytes()  # really two seeds
+    per_seed = (out / "leaderboard_seeds.csv").read_text().splitlines()
+    assert len(per_seed) == 1 + 2 * 3  # header; simclr, raw pixels, random init, each at 2 seeds
+    table = (out / "leaderboard.md").read_text()
+    simclr = next(line for line in table.splitlines() if line.startswith("| simclr |"))
+    assert simclr.count(" ± ") == 6 and simclr.rstrip(" |").endswith("| 2 | ok")
+    random_row = next(line for line in table.splitlines() if line.startswith("| random init"))
+    assert " ± " in random_row  # the random-init reference is re-drawn per seed
