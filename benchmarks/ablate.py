@@ -163,6 +163,12 @@ ABLATIONS = {
             "crop 0.4-1": ["method.views.crop_scale=[0.4, 1.0]"],
             "crop 0.08-1": ["method.views.crop_scale=[0.08, 1.0]"],
             "jitter 1.0": ["method.views.jitter_strength=1.0"],
+            "crop 0.6-1": ["method.views.crop_scale=[0.6, 1.0]"],
+            "jitter 1.0, crop 0.4-1": [
+                "method.views.jitter_strength=1.0",
+                "method.views.crop_scale=[0.4, 1.0]",
+            ],
+            "jitter 1.5": ["method.views.jitter_strength=1.5"],
         },
         question="the main job's augmentation strengths for 28 px grayscale at its 8-minute budget (issue 21)",
         budget_minutes=8,
