@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -206,14 +206,23 @@ def compare(
     per_seed: list[LeaderboardRow] = []
     eval_data: dict[int | None, EvalData] = {}
     backbones: dict[str, nn.Module] = {}
+
+    def data_for(size: int | None) -> EvalData:  # loaded once per image size, shared by every run
+        if size not in eval_data:
+            eval_data[size] = load_eval_data(data, root, size, max_train, max_test)
+        return eval_data[size]
+
     for method in methods:
         runs = []
         for seed in range(seeds):
             name = method if seed == 0 else f"{method}-seed{seed}"
-            row = _train_and_score(
-                method, seed, configs[method], out, name, common, retrain, eval_data, backbones,
-                (data, root, max_train, max_test),
-            )  # fmt: skip
+            row = LeaderboardRow(method, seed=seed)
+            error = _pretrain(method, seed, configs[method], out, name, common, retrain)
+            if error is not None:
+                row.status = f"failed: {error[:200]}"
+            else:
+                encoder, size = _score_run(out / "runs" / name, row, data_for)
+                backbones.setdefault(json.dumps([row.backbone, size]), encoder)
             runs.append(row)
             per_seed.append(row)
         rows.append(aggregate_seeds(runs))
@@ -227,55 +236,47 @@ def compare(
     return rows
 
 
-def _train_and_score(
-    method: str,
-    seed: int,
-    config: Path,
-    out: Path,
-    name: str,
-    common: Sequence[str],
-    retrain: bool,
-    eval_data: dict[int | None, EvalData],
-    backbones: dict[str, nn.Module],
-    data_args: tuple,
-) -> LeaderboardRow:
-    """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` (unless finished) and score its encoder."""
+def _pretrain(
+    method: str, seed: int, config: Path, out: Path, name: str, common: Sequence[str], retrain: bool
+) -> str | None:
+    """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` unless a finished run is there; the
+    last error line if it failed, else None."""
+    run_dir = out / "runs" / name
+    if not retrain and (run_dir / "encoder.safetensors").is_file():
+        return None
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a half-finished run from an interrupted comparison
+    log.warning("compare: pretraining %s, seed %d (%s)", method, seed, config)
+    started = time.perf_counter()
+    ok, error = pretrain_in_subprocess(
+        method, config, run_dir, [*common, f"train.seed={seed}"], out / f"{name}.log"
+    )
+    minutes = (time.perf_counter() - started) / 60
+    log.warning("compare: %s seed %d %s in %.1f min", method, seed, "done" if ok else "FAILED", minutes)
+    return None if ok else error
+
+
+def _score_run(
+    run_dir: Path, row: LeaderboardRow, data_for: Callable[[int | None], EvalData]
+) -> tuple[nn.Module, int | None]:
+    """Fill ``row`` from the finished run's training stats and its encoder's scores (probes seeded with
+    ``row.seed``); returns the encoder and its image size."""
     from selfsup.export import load_encoder, read_metadata
 
-    run_dir = out / "runs" / name
-    row = LeaderboardRow(method, seed=seed)
-    if retrain or not (run_dir / "encoder.safetensors").is_file():
-        if run_dir.exists():
-            shutil.rmtree(run_dir)  # a half-finished run from an interrupted comparison
-        log.warning("compare: pretraining %s, seed %d (%s)", method, seed, config)
-        started = time.perf_counter()
-        ok, error = pretrain_in_subprocess(
-            method, config, run_dir, [*common, f"train.seed={seed}"], out / f"{name}.log"
-        )
-        minutes = (time.perf_counter() - started) / 60
-        log.warning("compare: %s seed %d %s in %.1f min", method, seed, "done" if ok else "FAILED", minutes)
-        if not ok:
-            row.status = f"failed: {error[:200]}"
-            return row
-    encoder, meta = (
-        load_encoder(run_dir / "encoder.safetensors"),
-        read_metadata(run_dir / "encoder.safetensors"),
-    )
+    export = run_dir / "encoder.safetensors"
+    encoder, meta = load_encoder(export), read_metadata(export)
     row.backbone = str((meta.get("backbone") or {}).get("name", ""))
     stats = load_train_stats(run_dir) or {}
     row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
     row.peak_memory_mb = stats.get("peak_memory_mb")
     row.train_minutes = round(stats["fit_seconds"] / 60, 2) if "fit_seconds" in stats else None
-    spec = input_spec_of(run_dir / "encoder.safetensors")
-    size = spec.image_size
-    if size not in eval_data:
-        eval_data[size] = load_eval_data(data_args[0], data_args[1], size, data_args[2], data_args[3])
-    score_features(
-        *_features(encoder, eval_data[size], size, spec.mean, spec.std), eval_data[size], row, seed
+    spec = input_spec_of(export)
+    data = data_for(spec.image_size)
+    score_features(*_features(encoder, data, spec.image_size, spec.mean, spec.std), data, row, row.seed or 0)
+    log.warning(
+        "compare: %s seed %s kNN %.2f%% linear %.2f%%", row.method, row.seed, 100 * row.knn, 100 * row.linear
     )
-    backbones.setdefault(json.dumps([row.backbone, size]), encoder)
-    log.warning("compare: %s seed %d kNN %.2f%% linear %.2f%%", method, seed, 100 * row.knn, 100 * row.linear)
-    return row
+    return encoder, spec.image_size
 
 
 def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int = 0) -> list[LeaderboardRow]:

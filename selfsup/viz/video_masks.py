@@ -17,6 +17,8 @@ from PIL import Image
 from selfsup.data.davis import VOID, davis_palette, load_sequence, read_mask
 from selfsup.viz.figure import save_figure
 
+PALETTE = np.array(davis_palette(), dtype=np.float32).reshape(256, 3)  # RGB of each id, 0-255
+
 
 def object_edges(ids: np.ndarray) -> np.ndarray:
     """bool ``[H, W]``: pixels with a 4-neighbour of another id (void counts as background)."""
@@ -43,7 +45,7 @@ def overlay(frame: np.ndarray, ids: np.ndarray, alpha: float = 0.5, outline: boo
         )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    colours = np.array(davis_palette(), dtype=np.float32).reshape(256, 3)[ids]
+    colours = PALETTE[ids]
     objects = (ids > 0) & (ids != VOID)
     out = (frame * (1 - objects[..., None] * alpha) + colours * objects[..., None] * alpha).round()
     out = out.clip(0, 255).astype(np.uint8)
@@ -93,8 +95,7 @@ def save_mask_strip(
                 ax.set_title(f"frame {i}" + (" (given)" if i == 0 else ""), fontsize=9)
         axes[r][0].set_ylabel(label, fontsize=10)
     present = sorted({int(k) for _, masks in rows for m in masks for k in np.unique(m) if 0 < k < VOID})
-    palette = np.array(davis_palette(), dtype=np.float32).reshape(256, 3) / 255.0
-    handles = [Patch(facecolor=palette[k], edgecolor="black", label=f"object {k}") for k in present]
+    handles = [Patch(facecolor=PALETTE[k] / 255.0, edgecolor="black", label=f"object {k}") for k in present]
     if handles:  # below the middle panel of the last row, where tight_layout keeps room for it
         axes[-1][len(picks) // 2].legend(
             handles=handles,
