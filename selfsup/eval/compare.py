@@ -109,7 +109,8 @@ def aggregate_seeds(rows: Sequence[LeaderboardRow]) -> LeaderboardRow:
     ok = [r for r in rows if r.status == "ok"]
     failed = [r for r in rows if r.status != "ok"]
     out = LeaderboardRow(rows[0].method, backbone=next((r.backbone for r in rows if r.backbone), ""))
-    out.seed, out.seeds = (rows[0].seed, 1) if len(rows) == 1 else (None, len(ok))
+    out.seed = rows[0].seed if len(rows) == 1 else None
+    out.seeds = len(ok)
     if failed:
         first = failed[0]
         out.status = (

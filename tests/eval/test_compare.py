@@ -144,7 +144,8 @@ def test_aggregate_seeds_gives_mean_and_sample_std() -> None:
     partial = aggregate_seeds([*rows, failed])
     assert partial.seeds == 3 and partial.status == "3/4 seeds ok; seed 3 failed: boom"
     assert abs(partial.knn - 0.84) < 1e-12  # the failed seed does not enter the mean
-    assert aggregate_seeds([failed]).status == "failed: boom"
+    alone = aggregate_seeds([failed])
+    assert alone.status == "failed: boom" and alone.seeds == 0 and alone.seed == 3  # no seed finished
 
 
 @pytest.mark.slow
