@@ -52,6 +52,7 @@ class BenchResult:
     loader_images_per_second: float | None
     channels_last: bool = False
     compiled: bool = False
+    phase_ms: dict[str, float] | None = None  # ms per step of each TrainStep phase (--phases)
 
 
 def cpu_matmul_peak_tflops(n: int = 2048, repeats: int = 4, trials: int = 5) -> float:
@@ -118,11 +119,13 @@ def profile_table(step, device: torch.device, rows: int, steps: int = 3) -> str:
 
 
 def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflops: float | None = None,
-          loader_batches: int = 20, profile_rows: int = 0) -> BenchResult:  # fmt: skip
+          loader_batches: int = 20, profile_rows: int = 0, phases: bool = False) -> BenchResult:  # fmt: skip
     """Time ``steps`` training steps of ``cfg``'s method after ``warmup`` steps.
 
     profile_rows > 0: afterwards profile 3 more steps with ``torch.profiler`` and print the operators
     that took the most device time (self time, so nested calls are not counted twice).
+    phases: afterwards time ``steps`` more steps phase by phase (``selfsup.train.phase_timer``: views,
+    forward, backward, update) into ``phase_ms``; a separate pass, so ``step_seconds`` is unaffected.
     """
     from selfsup.data import collate_batched, create_dataset
     from selfsup.train.allocator import keep_freed_memory
@@ -130,6 +133,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     from selfsup.train.config import derive
     from selfsup.train.device_options import apply_memory_format, compile_method
     from selfsup.train.optimizers import build_optimizer
+    from selfsup.train.phase_timer import PhaseTimer
     from selfsup.train.precision import resolve_precision
     from selfsup.train.step import TrainStep
 
@@ -181,6 +185,13 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
     step_s = (time.perf_counter() - start) / steps
     if profile_rows > 0:
         print(profile_table(step, dev, profile_rows))
+    phase_ms = None
+    if phases:
+        driver.timer = PhaseTimer(dev)
+        for _ in range(steps):
+            step()
+        phase_ms = {k: round(v, 2) for k, v in driver.timer.per_step_ms(steps).items()}
+        driver.timer = None
     achieved = flops_per_image * images / step_s / 1e12
     peak = peak_tflops or device_peak_tflops(dev, precision)
     loader = time_loader(dataset, b, loader_batches, cfg.data.num_workers) if loader_batches > 0 else None
@@ -192,7 +203,7 @@ def bench(cfg, steps: int = 10, warmup: int = 3, device: str = "auto", peak_tflo
         achieved_tflops=float(f"{achieved:.4g}"), peak_tflops=None if peak is None else round(peak, 3),
         mfu=None if peak is None else float(f"{achieved / peak:.4g}"), peak_memory_mb=round(_peak_memory_mb(dev), 1),
         loader_images_per_second=None if loader is None else round(loader, 1),
-        channels_last=channels_last, compiled=compiled > 0,
+        channels_last=channels_last, compiled=compiled > 0, phase_ms=phase_ms,
     )  # fmt: skip
 
 
@@ -212,6 +223,15 @@ def format_bench(results: list[BenchResult]) -> str:
             f"{r.images_per_second:.1f} | {r.step_seconds:.3f} | {r.gflop_per_image:.3f} | "
             f"{r.achieved_tflops:.3f} | {mfu} | {r.peak_memory_mb:.0f} | {loader} |"
         )
+    timed = [r for r in results if r.phase_ms]
+    if timed:
+        lines += ["", "Where a step's time goes (ms per step, timed phase by phase in a separate pass):", ""]
+        names = list(dict.fromkeys(p for r in timed for p in r.phase_ms))
+        lines.append("| method | " + " | ".join(names) + " | sum |")
+        lines.append("|---|" + "---:|" * (len(names) + 1))
+        for r in timed:
+            cells = " | ".join(f"{r.phase_ms[p]:.1f}" if p in r.phase_ms else "-" for p in names)
+            lines.append(f"| {r.method} | {cells} | {sum(r.phase_ms.values()):.1f} |")
     return "\n".join(lines)
 
 

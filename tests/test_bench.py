@@ -62,6 +62,18 @@ def test_cli_profile_lists_the_costliest_operators(capsys) -> None:
     assert 1 <= len(operator_rows) <= 5
 
 
+def test_cli_phases_shows_where_the_step_goes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "simclr", *TINY, "--steps", "2", "--warmup", "0", "--loader-batches", "0",
+                 "--phases", "--json", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "| method | views | forward | backward | update | sum |" in text
+    phases = json.loads(out.read_text())["phase_ms"]
+    assert list(phases) == ["views", "forward", "backward", "update"] and all(v > 0 for v in phases.values())
+    row = next(line for line in text.splitlines() if line.startswith("| simclr |") and line.count("|") == 7)
+    assert float(row.split("|")[-2]) == pytest.approx(sum(phases.values()), abs=0.1)
+
+
 @pytest.mark.parametrize("name", list_methods())
 def test_every_method_benches_through_the_trainers_step(name, tmp_path, monkeypatch, capsys) -> None:
     """`selfsup bench METHOD` with the method's shipped config (tiny batch, fp32): the step is the shared

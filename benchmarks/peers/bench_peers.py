@@ -40,7 +40,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 from peers_busy import DEFAULT_THRESHOLD, BusyReport, TrialMonitor, check_start  # noqa: E402
-from peers_table import format_quality, format_speed, summarize_speed  # noqa: E402
+from peers_table import format_profile, format_quality, format_speed, summarize_speed  # noqa: E402
 
 METHODS = ("simclr", "moco", "dino", "mae")
 PRECISIONS = ("fp32", "default")
@@ -72,6 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--busy-seconds", type=float, default=2.0, help="utilization window before the start")
     p.add_argument("--force-busy", action="store_true", help="run and print on a busy machine (smoke only)")
+    p.add_argument(
+        "--compile", action="store_true",
+        help="also time selfsup with train.compile=true (a row of its own, against the same lightly trials)",
+    )  # fmt: skip
     p.add_argument("--quality", action="store_true", help="equal-wall-clock quality instead of speed")
     p.add_argument(
         "--budget-seconds", type=float, default=480.0, help="quality: training budget (main job: 8 min)"
@@ -87,7 +91,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_trial(spec: dict, args: argparse.Namespace) -> tuple[dict, BusyReport]:
     """Run one trial process; its JSON result and what others did on the cores meanwhile."""
     workers = "cfg" if spec.get("workers") is None else spec["workers"]  # selfsup: data.num_workers
-    where = f"{spec['method']}/{spec['precision']}/{spec['pipeline']}/w{workers}/r{spec.get('repeat', 0)}"
+    pipeline = spec["pipeline"] + ("+compile" if spec.get("compile") else "")
+    where = f"{spec['method']}/{spec['precision']}/{pipeline}/w{workers}/r{spec.get('repeat', 0)}"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     with TrialMonitor(where, args.busy_threshold) as monitor:
         proc = subprocess.run(
@@ -121,6 +126,10 @@ def speed_specs(args: argparse.Namespace) -> list[dict]:
                 common = {**base_spec(args, method), "kind": "speed", "precision": precision, "repeat": repeat,
                           "steps": args.steps, "warmup": args.warmup}  # fmt: skip
                 specs.append({**common, "pipeline": "selfsup", "workers": None})
+                if args.compile:
+                    compiled = [*common["overrides"], "train.compile=true"]
+                    specs.append({**common, "pipeline": "selfsup", "workers": None, "compile": True,
+                                  "overrides": compiled})  # fmt: skip
                 specs += [{**common, "pipeline": "lightly", "workers": w} for w in args.lightly_workers]
     return specs
 
@@ -186,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = results[0].get("threads") if results else None
         print(f"\n{args.steps} timed steps after {args.warmup} warm-up, {args.repeats} repeat(s), "
               f"{threads} torch thread(s) per trial; cells: median (min-max over repeats).")  # fmt: skip
+        print("\nWhere each step goes (ms per step, median over repeats):\n")
+        print(format_profile(summary))
     if args.json:
         record = {"busy": noisy, "start": start.describe(), "busy_trials": [b.describe() for b in busy],
                   "trials": results, "summary": summary, "argv": sys.argv[1:] if argv is None else argv}  # fmt: skip

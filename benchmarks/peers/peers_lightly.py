@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -121,8 +122,11 @@ class LightlyPipeline:
         self.optimizer = opt
         return opt
 
-    def step(self, views: list[Tensor], step: int, schedule: Schedule, bf16: bool) -> Tensor:
-        """One training step on a loader batch's views; returns the detached loss."""
+    def step(self, views: list[Tensor], step: int, schedule: Schedule, bf16: bool, timer=None) -> Tensor:
+        """One training step on a loader batch's views; returns the detached loss. ``timer``: a
+        ``selfsup.train.phase_timer.PhaseTimer`` charged with the forward, backward and update phases
+        (the views were made in the loader)."""
+        phase = timer if timer is not None else (lambda name: nullcontext())
         lr = cosine_warmup_schedule(
             step, schedule.total_steps, schedule.peak_lr, schedule.min_lr, schedule.warmup_steps, 0.0
         )
@@ -133,17 +137,19 @@ class LightlyPipeline:
                 group["weight_decay"] = cosine_schedule(
                     step, schedule.total_steps, self.cfg.optim.weight_decay, final_wd
                 )
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with phase("forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = self.loss(views, step, schedule)
-        loss.backward()
-        self.before_optimizer(step, schedule)
-        if self.cfg.optim.grad_clip:
-            nn.utils.clip_grad_norm_(
-                [p for m in self.modules for p in m.parameters()], self.cfg.optim.grad_clip
-            )
-        self.optimizer.step()
-        self.optimizer.zero_grad()
-        self.after_optimizer(step, schedule)
+        with phase("backward"):
+            loss.backward()
+        with phase("update"):
+            self.before_optimizer(step, schedule)
+            if self.cfg.optim.grad_clip:
+                nn.utils.clip_grad_norm_(
+                    [p for m in self.modules for p in m.parameters()], self.cfg.optim.grad_clip
+                )
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            self.after_optimizer(step, schedule)
         return loss.detach()
 
 

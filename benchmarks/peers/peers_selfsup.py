@@ -21,19 +21,26 @@ from selfsup.data import collate_batched
 from selfsup.train.allocator import keep_freed_memory
 from selfsup.train.build import build_method
 from selfsup.train.config import derive
-from selfsup.train.device_options import apply_memory_format
+from selfsup.train.device_options import apply_memory_format, compile_method
 from selfsup.train.optimizers import build_optimizer
+from selfsup.train.phase_timer import PhaseTimer
 from selfsup.train.step import TrainStep
 
 
 class SelfsupPipeline:
-    """``cfg``'s method with its optimizer; ``step(batch, step, total)`` is one trainer step."""
+    """``cfg``'s method with its optimizer; ``step(batch, step, total)`` is one trainer step.
 
-    def __init__(self, cfg, dataset, channels: int, image_size: int, bf16: bool) -> None:
+    ``timer``: the trial's ``PhaseTimer``, charged with the step's views, forward, backward and update.
+    ``train.compile=true`` compiles the method as a run does (the first warm-up step pays for it).
+    """
+
+    def __init__(self, cfg, dataset, channels: int, image_size: int, bf16: bool, timer: PhaseTimer) -> None:
         keep_freed_memory()  # what `selfsup pretrain` and `selfsup bench` do first
-        self.cfg, self.bf16 = cfg, bf16
+        self.cfg, self.bf16, self.timer = cfg, bf16, timer
         self.method = build_method(cfg, channels, image_size)
         apply_memory_format(self.method, cfg.train.channels_last, "cpu")
+        if cfg.train.compile:
+            compile_method(self.method)
         self.derived = derive(cfg, len(dataset))
         self.optimizer = build_optimizer(self.method, cfg.optim, self.derived.peak_lr)
         self.dataset = dataset
@@ -52,4 +59,5 @@ class SelfsupPipeline:
         """The trainer's own step (``selfsup.train.step.TrainStep``) with this trial's schedule length."""
         precision = "bf16-mixed" if self.bf16 else "32-true"
         derived = replace(self.derived, total_steps=total, warmup_steps=warmup, precision=precision)
-        return TrainStep(self.method, self.cfg, derived).run(self.optimizer, [batch], step).loss.detach()
+        driver = TrainStep(self.method, self.cfg, derived, timer=self.timer)
+        return driver.run(self.optimizer, [batch], step).loss.detach()

@@ -74,8 +74,9 @@ def default_precision(cfg, dataset, channels: int, size: int) -> str:
     return choice
 
 
-def build(spec: dict, cfg, dataset):
-    """``(step(batch, i, total, warmup), loader, encoder, mean, std)`` for the spec's pipeline."""
+def build(spec: dict, cfg, dataset, timer=None):
+    """``(step(batch, i, total, warmup), loader, encoder, mean, std)`` for the spec's pipeline; ``timer``
+    (a ``PhaseTimer``) is charged with the step's phases."""
     if spec.get("workers") is None:  # the config's loader workers (selfsup's default: data.num_workers)
         spec["workers"] = cfg.data.num_workers
     channels, size = dataset.channels, cfg.data.image_size or dataset.image_size[0]
@@ -88,7 +89,7 @@ def build(spec: dict, cfg, dataset):
     if spec["pipeline"] == "selfsup":
         from peers_selfsup import SelfsupPipeline
 
-        pipe = SelfsupPipeline(cfg, dataset, channels, size, bf16)
+        pipe = SelfsupPipeline(cfg, dataset, channels, size, bf16, timer)
         return pipe.step, pipe.loader(spec["workers"]), pipe.encoder, mean, std
 
     from peers_lightly import PIPELINES, PILDataset, Schedule, views_of
@@ -112,7 +113,7 @@ def build(spec: dict, cfg, dataset):
         sched = Schedule(
             total, min(warmup, total), derived.peak_lr, cfg.optim.min_lr, derived.steps_per_epoch
         )
-        return pipe.step(views_of(batch), i, sched, bf16)
+        return pipe.step(views_of(batch), i, sched, bf16, timer)
 
     return step, loader, pipe.encoder, mean, std
 
@@ -122,25 +123,34 @@ def peak_rss_mb(who: int) -> float:
 
 
 def run_speed(spec: dict) -> dict:
+    """Images/s, median step, peak RSS, and ``phase_ms``: ms per timed step spent in the loader's
+    ``next()`` and in each phase of the step (``selfsup.train.phase_timer``; on the CPU timing them
+    costs two clock reads per phase, so the timed steps are the profiled ones)."""
     from selfsup.data import create_dataset
+    from selfsup.train.phase_timer import PhaseTimer
 
     cfg = load_config(spec)
     dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root, image_size=cfg.data.image_size)
-    step, loader, _, _, _ = build(spec, cfg, dataset)
+    timer = PhaseTimer()
+    step, loader, _, _, _ = build(spec, cfg, dataset, timer)
     warmup, steps = spec["warmup"], spec["steps"]
     total = warmup + steps
     it = batches(loader)
     for i in range(warmup):
         loss = step(next(it), i, total, 0)
+    timer.reset()
     times = []
     start = time.perf_counter()
     for i in range(warmup, total):
         t = time.perf_counter()
-        loss = step(next(it), i, total, 0)
+        with timer("loader"):
+            batch = next(it)
+        loss = step(batch, i, total, 0)
         times.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - start
     del it, loader  # workers exit and are reaped: their peak RSS shows in RUSAGE_CHILDREN
     b = cfg.train.batch_size
+    phase_ms = timer.per_step_ms(steps)
     return {
         **spec,
         "batch_size": b,
@@ -150,6 +160,7 @@ def run_speed(spec: dict) -> dict:
         "worker_peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN) if spec["workers"] else 0.0,
         "final_loss": float(loss),
         "threads": torch.get_num_threads(),
+        "phase_ms": {"loader": phase_ms.pop("loader"), **phase_ms},
     }
 
 

@@ -37,6 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--profile", type=int, default=0, metavar="ROWS",
         help="also print the ROWS operators taking the most device time (torch.profiler, 3 steps)",
     )  # fmt: skip
+    p.add_argument(
+        "--phases", action="store_true",
+        help="also time each phase of the step (views, forward, backward, update) in a separate pass",
+    )  # fmt: skip
     p.add_argument("--json", help="also write the result as JSON to this file")
     p.set_defaults(run=run)
 
@@ -57,7 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_run_config(args.config or default_config(args.method), args.overrides, method=args.method)
     result = bench(
-        cfg, args.steps, args.warmup, args.device, args.peak_tflops, args.loader_batches, args.profile
+        cfg,
+        args.steps,
+        args.warmup,
+        args.device,
+        args.peak_tflops,
+        args.loader_batches,
+        args.profile,
+        args.phases,
     )
     print(format_bench([result]))
     if args.json:

@@ -19,7 +19,7 @@ Views are drawn from a generator seeded by (seed, micro-batch, rank) only, so th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import Tensor
@@ -27,6 +27,7 @@ from torch import Tensor
 from selfsup.methods.base import Method
 from selfsup.schedules import warmup_cosine, weight_decay_at
 from selfsup.train.config import Derived, RunConfig
+from selfsup.train.phase_timer import PhaseTimer
 from selfsup.types import Batch, Progress, StepOutput
 
 RawBatch = tuple[Tensor, Tensor | None, Tensor | None]  # the loader's (uint8 images, labels, indices)
@@ -68,13 +69,22 @@ class TrainStep:
     """One optimizer step of ``method`` with ``cfg``'s schedules, clipping and ``derived.precision``.
 
     ``rank`` enters the view seed (each process of a data-parallel run draws its own views).
+    ``timer``: a ``PhaseTimer`` that each phase (``views``, ``forward``, ``backward``, ``update``)
+    reports its wall time to (``selfsup bench --phases``); None times nothing.
     """
 
-    def __init__(self, method: Method, cfg: RunConfig, derived: Derived, rank: int = 0) -> None:
+    def __init__(
+        self, method: Method, cfg: RunConfig, derived: Derived, rank: int = 0, timer: PhaseTimer | None = None
+    ) -> None:
         self.method = method
         self.cfg = cfg
         self.derived = derived
         self.rank = rank
+        self.timer = timer
+
+    def phase(self, name: str) -> AbstractContextManager[None]:
+        """``timer(name)`` when a timer is attached, else a no-op context."""
+        return nullcontext() if self.timer is None else self.timer(name)
 
     # -- schedules and randomness ------------------------------------------------------------
     def progress(self, step: int) -> Progress:
@@ -106,9 +116,10 @@ class TrainStep:
     def forward(self, raw: RawBatch, progress: Progress, generator: torch.Generator) -> StepOutput:
         """Views of one micro-batch (no grad) and the method's loss; stops on a non-finite loss."""
         images, labels, indices = raw
-        with torch.no_grad():
+        with torch.no_grad(), self.phase("views"):
             batch = self.method.make_batch(images, labels, generator=generator)
-        out = self.method.training_step(attach_inputs(batch, images, labels, indices), progress)
+        with self.phase("forward"):
+            out = self.method.training_step(attach_inputs(batch, images, labels, indices), progress)
         if not torch.isfinite(out.loss.detach()):
             raise NonFiniteLossError(
                 f"the loss became {out.loss.item()} at step {progress.step} (epoch {progress.epoch}); "
@@ -139,12 +150,14 @@ class TrainStep:
             autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
             with autocast:
                 out = self.forward(raw, progress, self.generator(step * accumulate + i, device))
-            (out.loss / accumulate).backward()
-        self.after_backward(progress)
-        if self.cfg.optim.grad_clip:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
-        optimizer.step()
-        self.after_optimizer_step(progress)
-        optimizer.zero_grad(set_to_none=True)
+            with self.phase("backward"):
+                (out.loss / accumulate).backward()
+        with self.phase("update"):
+            self.after_backward(progress)
+            if self.cfg.optim.grad_clip:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+            optimizer.step()
+            self.after_optimizer_step(progress)
+            optimizer.zero_grad(set_to_none=True)
         return out

@@ -11,6 +11,7 @@ from selfsup.train.build import build_method
 from selfsup.train.config import derive
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.optimizers import build_optimizer
+from selfsup.train.phase_timer import STEP_PHASES, PhaseTimer
 from selfsup.train.pretrain import pretrain
 from selfsup.train.sampler import step_loader
 from selfsup.train.step import TrainStep, attach_inputs
@@ -28,14 +29,14 @@ TINY = [
 ]
 
 
-def standalone(cfg, steps: int):
+def standalone(cfg, steps: int, timer: PhaseTimer | None = None):
     """What `pretrain` does, without Lightning: same seed, init, loader, schedules, hooks and clipping."""
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     dataset = create_dataset(cfg.data.name, "train", root=cfg.data.root)
     derived = derive(cfg, len(dataset))
     method = build_method(cfg, dataset.channels, dataset.image_size[0])
     optimizer = build_optimizer(method, cfg.optim, derived.peak_lr)
-    driver = TrainStep(method, cfg, derived)
+    driver = TrainStep(method, cfg, derived, timer=timer)
     batches = iter(step_loader(dataset, cfg, derived))
     for step in range(steps):
         driver.run(optimizer, [next(batches) for _ in range(cfg.train.accumulate)], step)
@@ -69,3 +70,16 @@ def test_the_driver_attaches_raw_images_indices_and_class_labels():
     assert attach_inputs(Batch(views=[images.float()]), images, tokens, indices).labels is None
     own = torch.tensor([0, 1])
     assert attach_inputs(Batch(views=[images.float()], labels=own), images, labels, indices).labels is own
+
+
+def test_a_phase_timer_sees_every_phase_and_changes_nothing(tmp_path):
+    """Timing the phases (`selfsup bench --phases`) charges each of the four to the timer and trains the
+    same weights as the untimed step (accumulation: views, forward and backward run once per micro-batch)."""
+    cfg = load_run_config(None, [*TINY, "train.accumulate=2", f"train.out_dir={tmp_path}"], method="moco")
+    timer = PhaseTimer()
+    timed = standalone(cfg, 2, timer).state_dict()
+    plain = standalone(cfg, 2).state_dict()
+    for key in plain:
+        torch.testing.assert_close(timed[key], plain[key], rtol=0, atol=0, msg=key)
+    per_step = timer.per_step_ms(2)
+    assert tuple(per_step) == STEP_PHASES and all(ms > 0 for ms in per_step.values())
