@@ -174,6 +174,22 @@ ABLATIONS = {
         budget_minutes=8,
         same_cost=("method.views.crop_scale", "method.views.jitter_strength"),
     ),
+    "main_job_optim": Ablation(
+        "configs/simclr_fashion_mnist.yaml",
+        0,
+        {
+            "SGD lr 0.3, tau 0.5, width 16, eager (shipped)": [],
+            "tau 0.2": ["method.temperature=0.2"],
+            "SGD lr 0.6": ["optim.lr=0.6"],
+            "LARS lr 1.2, wd 1e-6": ["optim.name=lars", "optim.lr=1.2", "optim.weight_decay=1.0e-6"],
+            "width 20": ["backbone_kwargs.width=20"],
+            "compiled step (more steps)": ["train.compile=true"],
+        },
+        question="the main job's temperature, optimizer (SimCLR's small-batch LARS: 0.075 x sqrt(256) = 1.2, "
+        "wd 1e-6, Chen et al. 2020 §B.9), width and compiled step at its 8-minute budget, with the §1.3 views (issue 21)",
+        budget_minutes=8,
+        same_cost=("method.temperature", "optim.lr"),
+    ),
     "colorization_lr": Ablation(
         "configs/colorization_stamps.yaml",
         500,
