@@ -42,7 +42,7 @@ from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
 from selfsup.eval.protocol import EvalData, load_eval_data
 from selfsup.monitors.quality import rankme, uniformity
-from selfsup.runs import input_spec_of
+from selfsup.runs import input_spec_of, load_run
 from selfsup.train.train_stats import load_train_stats
 
 log = logging.getLogger(__name__)
@@ -262,16 +262,14 @@ def _score_run(
 ) -> tuple[nn.Module, int | None]:
     """Fill ``row`` from the finished run's training stats and its encoder's scores (probes seeded with
     ``row.seed``); returns the encoder and its image size."""
-    from selfsup.export import load_encoder, read_metadata
-
     export = run_dir / "encoder.safetensors"
-    encoder, meta = load_encoder(export), read_metadata(export)
-    row.backbone = str((meta.get("backbone") or {}).get("name", ""))
+    run = load_run(export)  # the export, not the checkpoint: the encoder alone, read once
+    encoder, spec = run.encoder, run.spec or input_spec_of(export)  # the latter names a missing record
+    row.backbone = str((run.metadata.get("backbone") or {}).get("name", ""))
     stats = load_train_stats(run_dir) or {}
     row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
     row.peak_memory_mb = stats.get("peak_memory_mb")
     row.train_minutes = round(stats["fit_seconds"] / 60, 2) if "fit_seconds" in stats else None
-    spec = input_spec_of(export)
     data = data_for(spec.image_size)
     score_features(*_features(encoder, data, spec.image_size, spec.mean, spec.std), data, row, row.seed or 0)
     log.warning(
