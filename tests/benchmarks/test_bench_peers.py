@@ -22,7 +22,7 @@ sys.path.insert(0, str(PEERS))
 
 import bench_peers  # noqa: E402
 import peers_busy  # noqa: E402
-from peers_table import SPEED_HEADER, format_speed, summarize_speed  # noqa: E402
+from peers_table import SPEED_HEADER, format_profile, format_speed, summarize_speed  # noqa: E402
 
 TINY = [
     "--repeats",
@@ -128,6 +128,41 @@ def test_ratio_uses_lightly_best_workers_and_spread() -> None:
     assert format_speed([row], ratios=False).splitlines()[2].endswith("| refused (busy) |")
 
 
+def _trial(pipeline: str, workers: int, step_ms: float, phases: dict, compile: bool = False) -> dict:
+    return {
+        "method": "mae", "precision": "fp32", "pipeline": pipeline, "workers": workers, "repeat": 0,
+        "images_per_second": 1000.0 / step_ms, "step_ms": step_ms, "peak_rss_mb": 1.0,
+        "worker_peak_rss_mb": 0.0, "resolved_precision": "32-true", "phase_ms": phases, "compile": compile,
+    }  # fmt: skip
+
+
+def test_profile_splits_the_step_and_gives_the_ceiling() -> None:
+    """The ceiling is lightly's step over selfsup's compute (forward + backward + update): with lightly at
+    130 ms and selfsup computing for 100 ms, no input path makes selfsup more than 1.3x faster."""
+    eager = {"loader": 1.0, "views": 4.0, "forward": 30.0, "backward": 60.0, "update": 10.0}
+    compiled = {"loader": 1.0, "views": 4.0, "forward": 20.0, "backward": 35.0, "update": 10.0}
+    lightly = {"loader": 20.0, "forward": 35.0, "backward": 65.0, "update": 10.0}
+    trials = [
+        _trial("selfsup", 0, 105.0, eager),
+        _trial("selfsup", 0, 70.0, compiled, compile=True),
+        _trial("lightly", 2, 130.0, lightly),
+    ]
+    rows = summarize_speed(trials)
+    assert [r["compiled"] for r in rows] == [False, True]
+    assert [r["repeats"][0]["ratio"] for r in rows] == pytest.approx([130 / 105, 130 / 70])
+    assert format_speed(rows, ratios=True).splitlines()[3].startswith("| mae (train.compile) | fp32 |")
+    lines = format_profile(rows).splitlines()
+    assert lines[0].startswith(
+        "| method | precision | pipeline | loader | views | forward | backward | update |"
+    )
+    ours, peer, ours_compiled = lines[2], lines[3], lines[4]
+    assert ours == "| mae | fp32 | selfsup | 1.0 | 4.0 | 30.0 | 60.0 | 10.0 | 100.0 | 105.0 | 1.30x |"
+    assert peer == "| mae | fp32 | lightly (best) | 20.0 | - | 35.0 | 65.0 | 10.0 | 110.0 | 130.0 |  |"
+    assert ours_compiled.startswith("| mae | fp32 | selfsup (train.compile) |") and ours_compiled.endswith(
+        "| 2.00x |"
+    )
+
+
 def test_tiny_speed_run_table_and_json(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
     monkeypatch.setattr(
         bench_peers, "check_start", lambda *a: peers_busy.BusyReport(0.0, 0.0, 2, 0.1, "start")
@@ -146,15 +181,20 @@ def test_tiny_speed_run_table_and_json(monkeypatch: pytest.MonkeyPatch, capsys, 
         str(out_json),
     ]
     assert bench_peers.main(argv) == 0
-    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    table, profile = lines[:3], lines[3:]
     assert table[0] == SPEED_HEADER
-    assert len(table) == 3 and table[2].startswith("| simclr | fp32 |")
+    assert table[2].startswith("| simclr | fp32 |")
+    assert [row.split("|")[3].strip() for row in profile[2:]] == ["selfsup", "lightly (best)"]
     assert len(table[2].split("|")) == len(table[0].split("|"))
     assert re.search(r"\| \d+\.\d\dx \|$", table[2])
     record = json.loads(out_json.read_text())
     assert not record["busy"] and {t["pipeline"] for t in record["trials"]} == {"selfsup", "lightly"}
     for t in record["trials"]:
         assert t["batch_size"] == 8 and t["images_per_second"] > 0 and math.isfinite(t["final_loss"])
+        expected = ["loader", "views", "forward", "backward", "update"] if t["pipeline"] == "selfsup" else [
+            "loader", "forward", "backward", "update"]  # fmt: skip
+        assert list(t["phase_ms"]) == expected and all(v >= 0 for v in t["phase_ms"].values())
 
 
 def test_tiny_quality_run(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
