@@ -122,10 +122,10 @@ def format_profile(rows: list[dict]) -> str:
         ours = [r["selfsup"] for r in row["repeats"]]
         best = [r["lightly_best"] for r in row["repeats"]]
         lightly_step = statistics.median(t["step_ms"] for t in best)
-        for name, trials in (
-            (_row_name(row).replace(row["method"], "selfsup"), ours),
-            ("lightly (best)", best),
-        ):
+        pipelines = [(_row_name(row).replace(row["method"], "selfsup"), ours)]
+        if not row.get("compiled"):  # the compiled row is timed against the same lightly trials: shown once
+            pipelines.append(("lightly (best)", best))
+        for name, trials in pipelines:
             ms = {p: _median_phase(trials, p) for p in PROFILE_PHASES}
             if all(v is None for v in ms.values()):
                 continue
