@@ -222,8 +222,8 @@ def compare(
             if error is not None:
                 row.status = f"failed: {error[:200]}"
             else:
-                encoder, size = _score_run(out / "runs" / name, row, data_for)
-                backbones.setdefault(json.dumps([row.backbone, size]), encoder)
+                encoder, size, architecture = _score_run(out / "runs" / name, row, data_for)
+                backbones.setdefault(json.dumps([architecture, size], sort_keys=True), encoder)
             runs.append(row)
             per_seed.append(row)
         rows.append(aggregate_seeds(runs))
@@ -259,13 +259,15 @@ def _pretrain(
 
 def _score_run(
     run_dir: Path, row: LeaderboardRow, data_for: Callable[[int | None], EvalData]
-) -> tuple[nn.Module, int | None]:
+) -> tuple[nn.Module, int | None, dict]:
     """Fill ``row`` from the finished run's training stats and its encoder's scores (probes seeded with
-    ``row.seed``); returns the encoder and its image size."""
+    ``row.seed``); returns the encoder, its image size and its architecture (the export's ``backbone``
+    record: name and constructor kwargs)."""
     export = run_dir / "encoder.safetensors"
     run = load_run(export)  # the export, not the checkpoint: the encoder alone, read once
     encoder, spec = run.encoder, run.spec or input_spec_of(export)  # the latter names a missing record
-    row.backbone = str((run.metadata.get("backbone") or {}).get("name", ""))
+    architecture = run.metadata.get("backbone") or {}
+    row.backbone = str(architecture.get("name", ""))
     stats = load_train_stats(run_dir) or {}
     row.steps, row.images_per_second = stats.get("steps"), stats.get("images_per_second")
     row.peak_memory_mb = stats.get("peak_memory_mb")
@@ -275,11 +277,28 @@ def _score_run(
     log.warning(
         "compare: %s seed %s kNN %.2f%% linear %.2f%%", row.method, row.seed, 100 * row.knn, 100 * row.linear
     )
-    return encoder, spec.image_size
+    return encoder, spec.image_size, architecture
+
+
+def reference_names(architectures: Sequence[dict]) -> list[str]:
+    """``random init (<name>)`` per architecture (``{"name", "kwargs"}``), with the kwargs that tell it
+    apart from another architecture of the same name (DINO's and MAE's ViTs are both
+    ``timm:vit_tiny_patch16_224``, at widths 64 and 128)."""
+    names = []
+    for arch in architectures:
+        kwargs = arch.get("kwargs") or {}
+        same_name = [a.get("kwargs") or {} for a in architectures if a.get("name") == arch.get("name")]
+        differing = [k for k in kwargs if any(other.get(k) != kwargs[k] for other in same_name)]
+        detail = "".join(f", {k} {kwargs[k]}" for k in differing)
+        names.append(f"random init ({arch.get('name', '')}{detail})")
+    return names
 
 
 def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int = 0) -> list[LeaderboardRow]:
-    """Raw pixels and a random-init copy (drawn with ``seed``) of every backbone, probed with ``seed``."""
+    """Raw pixels and a random-init copy (drawn with ``seed``) of every backbone, probed with ``seed``.
+
+    ``backbones``: JSON ``[architecture, image size]`` -> a trained encoder of that architecture; two
+    runs share a reference only when name, kwargs and size all match."""
     refs = []
     if eval_data:
         size, data = next(iter(eval_data.items()))
@@ -289,9 +308,11 @@ def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int 
         tr, te = raw_pixel_features(data.train_images), raw_pixel_features(data.test_images)
         score_features(tr, te, data, row, seed)
         refs.append(row)
-    for key, encoder in backbones.items():
-        name, size = json.loads(key)
-        row = LeaderboardRow(f"random init ({name})", backbone=name, seed=seed)
+    keys = [json.loads(key) for key in backbones]
+    for (architecture, size), label, encoder in zip(
+        keys, reference_names([arch for arch, _ in keys]), backbones.values(), strict=True
+    ):
+        row = LeaderboardRow(label, backbone=str(architecture.get("name", "")), seed=seed)
         # Random weights, default normalization: the architecture alone (DeepCluster, Table 1).
         features = _features(random_init_copy(encoder, seed=seed), eval_data[size], size)
         score_features(*features, eval_data[size], row, seed)

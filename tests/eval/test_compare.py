@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,15 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from selfsup.backbones import create_backbone
 from selfsup.cli.main import main
 from selfsup.configs import CONFIG_DIR
 from selfsup.data.splits import stratified_split
 from selfsup.eval.compare import (
     LeaderboardRow,
+    _reference_rows,
     aggregate_seeds,
     find_config,
     format_leaderboard,
     parse_budget,
+    reference_names,
     score_features,
 )
 from selfsup.eval.protocol import EvalData
@@ -79,6 +83,38 @@ def test_score_features_on_separable_features() -> None:
     assert row.knn == 1.0 and row.linear == 1.0 and row.linear_10pct > 0.9
     assert row.knn_val == 1.0 and row.linear_val == 1.0  # the validation columns use the carved split
     assert row.feature_dim == 16 and 1.0 < row.rankme <= 16.0 and row.uniformity < 0
+
+
+def test_reference_names_tell_apart_architectures_that_share_a_name() -> None:
+    vit = "timm:vit_tiny_patch16_224"
+    dino = {"name": vit, "kwargs": {"patch_size": 4, "embed_dim": 64, "num_heads": 2}}
+    mae = {"name": vit, "kwargs": {"patch_size": 4, "embed_dim": 128, "num_heads": 4}}
+    resnet = {"name": "resnet_small", "kwargs": {"width": 16}}
+    assert reference_names([dino, mae, resnet]) == [
+        f"random init ({vit}, embed_dim 64, num_heads 2)",
+        f"random init ({vit}, embed_dim 128, num_heads 4)",
+        "random init (resnet_small)",  # alone with its name: the name says it
+    ]
+
+
+def test_each_architecture_gets_its_own_random_init_reference() -> None:
+    """Two runs whose backbones share a name but not a width are scored against their own random init
+    (keyed by name, kwargs and size; before, the second was compared with the first's architecture)."""
+    archs = [{"name": "resnet_small", "kwargs": {"width": w, "depths": [1, 1, 1, 1]}} for w in (4, 8)]
+    backbones = {
+        json.dumps([arch, 8], sort_keys=True): create_backbone(
+            "resnet_small", in_chans=1, image_size=8, **arch["kwargs"]
+        )
+        for arch in archs
+    }
+    g = torch.Generator().manual_seed(0)
+    ytr, yte = torch.arange(60) % 2, torch.arange(20) % 2
+    images = lambda n: torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8)  # noqa: E731
+    data = EvalData(images(60), ytr, images(20), yte, "x", stratified_split(ytr, 0.1, seed=0))
+    raw, small, wide = _reference_rows(backbones, {8: data})
+    assert raw.method == "raw pixels"
+    assert small.method == "random init (resnet_small, width 4)" and small.feature_dim == 32
+    assert wide.method == "random init (resnet_small, width 8)" and wide.feature_dim == 64
 
 
 @pytest.mark.slow
