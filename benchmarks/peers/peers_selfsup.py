@@ -30,11 +30,14 @@ from selfsup.train.step import TrainStep
 class SelfsupPipeline:
     """``cfg``'s method with its optimizer; ``step(batch, step, total)`` is one trainer step.
 
-    ``timer``: the trial's ``PhaseTimer``, charged with the step's views, forward, backward and update.
+    ``timer``: the trial's ``PhaseTimer``, charged with the step's views, forward, backward and update
+    (None: nothing is timed, as in the quality trials).
     ``train.compile=true`` compiles the method as a run does (the first warm-up step pays for it).
     """
 
-    def __init__(self, cfg, dataset, channels: int, image_size: int, bf16: bool, timer: PhaseTimer) -> None:
+    def __init__(
+        self, cfg, dataset, channels: int, image_size: int, bf16: bool, timer: PhaseTimer | None = None
+    ) -> None:
         keep_freed_memory()  # what `selfsup pretrain` and `selfsup bench` do first
         self.cfg, self.bf16, self.timer = cfg, bf16, timer
         self.method = build_method(cfg, channels, image_size)
