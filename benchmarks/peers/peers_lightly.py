@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +35,8 @@ from lightly.transforms import DINOTransform, MAETransform, MoCoV2Transform, Sim
 from lightly.utils.scheduler import cosine_schedule, cosine_warmup_schedule
 from PIL import Image
 from torch import Tensor, nn
+
+from selfsup.train.phase_timer import timed
 
 METHODS = ("simclr", "moco", "dino", "mae")
 
@@ -126,7 +127,6 @@ class LightlyPipeline:
         """One training step on a loader batch's views; returns the detached loss. ``timer``: a
         ``selfsup.train.phase_timer.PhaseTimer`` charged with the forward, backward and update phases
         (the views were made in the loader)."""
-        phase = timer if timer is not None else (lambda name: nullcontext())
         lr = cosine_warmup_schedule(
             step, schedule.total_steps, schedule.peak_lr, schedule.min_lr, schedule.warmup_steps, 0.0
         )
@@ -137,11 +137,11 @@ class LightlyPipeline:
                 group["weight_decay"] = cosine_schedule(
                     step, schedule.total_steps, self.cfg.optim.weight_decay, final_wd
                 )
-        with phase("forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with timed(timer, "forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = self.loss(views, step, schedule)
-        with phase("backward"):
+        with timed(timer, "backward"):
             loss.backward()
-        with phase("update"):
+        with timed(timer, "update"):
             self.before_optimizer(step, schedule)
             if self.cfg.optim.grad_clip:
                 nn.utils.clip_grad_norm_(

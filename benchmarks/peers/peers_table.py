@@ -122,7 +122,7 @@ def format_profile(rows: list[dict]) -> str:
         ours = [r["selfsup"] for r in row["repeats"]]
         best = [r["lightly_best"] for r in row["repeats"]]
         lightly_step = statistics.median(t["step_ms"] for t in best)
-        pipelines = [(_row_name(row).replace(row["method"], "selfsup"), ours)]
+        pipelines = [("selfsup (train.compile)" if row.get("compiled") else "selfsup", ours)]
         if not row.get("compiled"):  # the compiled row is timed against the same lightly trials: shown once
             pipelines.append(("lightly (best)", best))
         for name, trials in pipelines:

@@ -206,7 +206,9 @@ def compare(
     rows: list[LeaderboardRow] = []
     per_seed: list[LeaderboardRow] = []
     eval_data: dict[int | None, EvalData] = {}
-    backbones: dict[str, nn.Module] = {}
+    backbones: dict[
+        str, tuple[dict, int | None, nn.Module]
+    ] = {}  # JSON [architecture, size] -> both, encoder
 
     def data_for(size: int | None) -> EvalData:  # loaded once per image size, shared by every run
         if size not in eval_data:
@@ -223,7 +225,8 @@ def compare(
                 row.status = f"failed: {error[:200]}"
             else:
                 encoder, size, architecture = _score_run(out / "runs" / name, row, data_for)
-                backbones.setdefault(json.dumps([architecture, size], sort_keys=True), encoder)
+                key = json.dumps([architecture, size], sort_keys=True)
+                backbones.setdefault(key, (architecture, size, encoder))
             runs.append(row)
             per_seed.append(row)
         rows.append(aggregate_seeds(runs))
@@ -294,11 +297,13 @@ def reference_names(architectures: Sequence[dict]) -> list[str]:
     return names
 
 
-def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int = 0) -> list[LeaderboardRow]:
+def _reference_rows(
+    backbones: dict[str, tuple[dict, int | None, nn.Module]], eval_data: dict, seed: int = 0
+) -> list[LeaderboardRow]:
     """Raw pixels and a random-init copy (drawn with ``seed``) of every backbone, probed with ``seed``.
 
-    ``backbones``: JSON ``[architecture, image size]`` -> a trained encoder of that architecture; two
-    runs share a reference only when name, kwargs and size all match."""
+    ``backbones``: JSON ``[architecture, image size]`` -> (architecture, image size, a trained encoder of
+    it); two runs share a reference only when name, kwargs and size all match."""
     refs = []
     if eval_data:
         size, data = next(iter(eval_data.items()))
@@ -308,9 +313,9 @@ def _reference_rows(backbones: dict[str, nn.Module], eval_data: dict, seed: int 
         tr, te = raw_pixel_features(data.train_images), raw_pixel_features(data.test_images)
         score_features(tr, te, data, row, seed)
         refs.append(row)
-    keys = [json.loads(key) for key in backbones]
-    for (architecture, size), label, encoder in zip(
-        keys, reference_names([arch for arch, _ in keys]), backbones.values(), strict=True
+    entries = list(backbones.values())
+    for (architecture, size, encoder), label in zip(
+        entries, reference_names([arch for arch, _, _ in entries]), strict=True
     ):
         row = LeaderboardRow(label, backbone=str(architecture.get("name", "")), seed=seed)
         # Random weights, default normalization: the architecture alone (DeepCluster, Table 1).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
@@ -50,3 +50,8 @@ class PhaseTimer:
             p for p in self.seconds if p not in STEP_PHASES
         ]
         return {p: 1000 * self.seconds[p] / steps for p in order}
+
+
+def timed(timer: PhaseTimer | None, name: str) -> AbstractContextManager[None]:
+    """``timer(name)`` when there is a timer, else a no-op context: how a step marks its phases."""
+    return nullcontext() if timer is None else timer(name)

@@ -102,8 +102,10 @@ def test_each_architecture_gets_its_own_random_init_reference() -> None:
     (keyed by name, kwargs and size; before, the second was compared with the first's architecture)."""
     archs = [{"name": "resnet_small", "kwargs": {"width": w, "depths": [1, 1, 1, 1]}} for w in (4, 8)]
     backbones = {
-        json.dumps([arch, 8], sort_keys=True): create_backbone(
-            "resnet_small", in_chans=1, image_size=8, **arch["kwargs"]
+        json.dumps([arch, 8], sort_keys=True): (
+            arch,
+            8,
+            create_backbone("resnet_small", in_chans=1, image_size=8, **arch["kwargs"]),
         )
         for arch in archs
     }
