@@ -190,6 +190,22 @@ ABLATIONS = {
         budget_minutes=8,
         same_cost=("method.temperature", "optim.lr"),
     ),
+    "main_job_head": Ablation(
+        "configs/simclr_fashion_mnist.yaml",
+        0,
+        {
+            "projector 128-128-128, depths 1-1-1-1 (shipped)": [],
+            "projector hidden 512": ["method.proj_hidden_dim=512"],
+            "3-layer projector (SimCLR v2)": ["method.proj_layers=3"],
+            "3-layer projector, hidden 512": ["method.proj_layers=3", "method.proj_hidden_dim=512"],
+            "depths 2-2-2-2 (fewer steps)": ["backbone_kwargs.depths=[2, 2, 2, 2]"],
+        },
+        question="the main job's projection head (SimCLR v2's deeper, wider projector, Chen et al. 2020b §2) "
+        "and a deeper encoder at its 8-minute budget (issue 21); a 512-wide head adds < 1 % of a step's "
+        "FLOPs, so the head variants share the shipped plan",
+        budget_minutes=8,
+        same_cost=("method.proj_hidden_dim", "method.proj_layers"),
+    ),
     "colorization_lr": Ablation(
         "configs/colorization_stamps.yaml",
         500,
