@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from report_fixtures import METRIC_COLUMNS, make_run
 
-from selfsup.eval.compare import LeaderboardRow, _write
-from selfsup.viz.report import write_report
+from selfsup.eval.compare import ACCURACIES, LeaderboardRow, _write
+from selfsup.viz.report import LEADERBOARD, PERCENT, write_report
 from selfsup.viz.svg_chart import Series, line_chart_svg
 
 
@@ -70,3 +70,9 @@ def test_integers_stay_integers_and_a_lone_curve_is_labelled(fake_run: Path, tmp
     assert _legend(svg) == ["simclr"]
     ticks = re.findall(r'class="tick">([^<]*)</text>', svg)
     assert "1000" in ticks and "1500" in ticks and not any("e+" in t for t in ticks)
+
+
+def test_report_shows_as_percentages_exactly_the_accuracies_compare_writes() -> None:
+    """The page's percent columns are derived from its labels; they must be compare's accuracy columns."""
+    assert set(PERCENT) == set(ACCURACIES)
+    assert set(ACCURACIES) <= set(LEADERBOARD)
