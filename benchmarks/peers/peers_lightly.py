@@ -36,7 +36,7 @@ from lightly.utils.scheduler import cosine_schedule, cosine_warmup_schedule
 from PIL import Image
 from torch import Tensor, nn
 
-from selfsup.train.phase_timer import timed
+from selfsup.train.phase_timer import timed_phase
 
 METHODS = ("simclr", "moco", "dino", "mae")
 
@@ -137,11 +137,11 @@ class LightlyPipeline:
                 group["weight_decay"] = cosine_schedule(
                     step, schedule.total_steps, self.cfg.optim.weight_decay, final_wd
                 )
-        with timed(timer, "forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with timed_phase(timer, "forward"), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = self.loss(views, step, schedule)
-        with timed(timer, "backward"):
+        with timed_phase(timer, "backward"):
             loss.backward()
-        with timed(timer, "update"):
+        with timed_phase(timer, "update"):
             self.before_optimizer(step, schedule)
             if self.cfg.optim.grad_clip:
                 nn.utils.clip_grad_norm_(

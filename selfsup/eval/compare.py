@@ -206,9 +206,8 @@ def compare(
     rows: list[LeaderboardRow] = []
     per_seed: list[LeaderboardRow] = []
     eval_data: dict[int | None, EvalData] = {}
-    backbones: dict[
-        str, tuple[dict, int | None, nn.Module]
-    ] = {}  # JSON [architecture, size] -> both, encoder
+    # JSON [architecture, image size] -> (architecture, image size, a trained encoder of it)
+    backbones: dict[str, tuple[dict, int | None, nn.Module]] = {}
 
     def data_for(size: int | None) -> EvalData:  # loaded once per image size, shared by every run
         if size not in eval_data:
@@ -230,9 +229,7 @@ def compare(
             runs.append(row)
             per_seed.append(row)
         rows.append(aggregate_seeds(runs))
-        _write(
-            rows, out, per_seed if seeds > 1 else None
-        )  # keep what is done if a later method is interrupted
+        _write(rows, out, per_seed if seeds > 1 else None)  # kept if a later method is interrupted
     refs = [_reference_rows(backbones, eval_data, seed) for seed in range(seeds)]
     per_seed += [row for ref in refs for row in ref]
     rows += [aggregate_seeds([ref[i] for ref in refs]) for i in range(len(refs[0]))]

@@ -52,6 +52,6 @@ class PhaseTimer:
         return {p: 1000 * self.seconds[p] / steps for p in order}
 
 
-def timed(timer: PhaseTimer | None, name: str) -> AbstractContextManager[None]:
+def timed_phase(timer: PhaseTimer | None, name: str) -> AbstractContextManager[None]:
     """``timer(name)`` when there is a timer, else a no-op context: how a step marks its phases."""
     return nullcontext() if timer is None else timer(name)

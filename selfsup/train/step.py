@@ -27,7 +27,7 @@ from torch import Tensor
 from selfsup.methods.base import Method
 from selfsup.schedules import warmup_cosine, weight_decay_at
 from selfsup.train.config import Derived, RunConfig
-from selfsup.train.phase_timer import PhaseTimer, timed
+from selfsup.train.phase_timer import PhaseTimer, timed_phase
 from selfsup.types import Batch, Progress, StepOutput
 
 RawBatch = tuple[Tensor, Tensor | None, Tensor | None]  # the loader's (uint8 images, labels, indices)
@@ -84,7 +84,7 @@ class TrainStep:
 
     def phase(self, name: str) -> AbstractContextManager[None]:
         """``timer(name)`` when a timer is attached, else a no-op context."""
-        return timed(self.timer, name)
+        return timed_phase(self.timer, name)
 
     # -- schedules and randomness ------------------------------------------------------------
     def progress(self, step: int) -> Progress:
