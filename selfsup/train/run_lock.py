@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_NAME = ".lock"
+OWNER_WAIT_SECONDS = (
+    2.0  # the owner writes its line right after it takes the lock; a loser may arrive between
+)
 
 
 class RunDirectoryBusy(ValueError):
@@ -32,7 +36,7 @@ def hold_run_lock(run_dir: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
         os.close(fd)
-        owner = path.read_text().strip() or "another process"
+        owner = _read_owner(path)
         raise RunDirectoryBusy(
             f"run directory {run_dir} is in use by {owner} (it holds {path}); wait for it to finish, "
             "or start this run under another train.run_name"
@@ -44,6 +48,16 @@ def hold_run_lock(run_dir: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _read_owner(path: Path) -> str:
+    """The owner's line ("process PID on HOST"), waiting briefly for an owner that has locked but not yet written."""
+    deadline = time.monotonic() + OWNER_WAIT_SECONDS
+    while True:
+        owner = path.read_text().strip()
+        if owner or time.monotonic() >= deadline:
+            return owner or "another process"
+        time.sleep(0.01)
 
 
 def is_locked(run_dir: Path) -> bool:

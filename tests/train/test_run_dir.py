@@ -1,10 +1,12 @@
 """Run directories: one run per directory; ranks that torchrun or SLURM start together share one."""
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -105,3 +107,24 @@ def test_a_killed_run_leaves_no_stale_lock(tmp_path):
     assert not is_locked(tmp_path / "run")
     with hold_run_lock(tmp_path / "run"):
         pass
+
+
+def test_a_run_arriving_between_the_owners_lock_and_its_line_names_the_owner(tmp_path):
+    """The owner truncates ``.lock`` and writes its line just after taking the lock: a second run that arrives
+    in between once read an empty file and said "another process" (a CI failure of the concurrent-run test)."""
+    run_dir = tmp_path / "same"
+    run_dir.mkdir()
+    path = run_dir / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, line not yet written
+        late_line = threading.Timer(0.2, lambda: path.write_text("process 4242 on host\n"))
+        late_line.start()
+        with pytest.raises(
+            RunDirectoryBusy, match=f"run directory {run_dir} is in use by process 4242 on host"
+        ):
+            with hold_run_lock(run_dir):
+                pass
+        late_line.join()
+    finally:
+        os.close(fd)
