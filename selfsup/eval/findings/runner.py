@@ -150,13 +150,14 @@ def plan_runs(
     return runs
 
 
-def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None]) -> None:
+def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None]) -> float | None:
+    """Train ``run`` (or reuse it); the seconds it took, None when reused."""
     from selfsup.eval.compare import pretrain_in_subprocess
 
     if not retrain and (run.run_dir / "encoder.safetensors").is_file():
         log(f"{label}: reusing {run.run_dir}")
         run.status = "ok"
-        return
+        return None
     if run.run_dir.exists():
         shutil.rmtree(run.run_dir)  # a half-finished run from an interrupted command
     log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
@@ -164,7 +165,29 @@ def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], N
     log_path = run.run_dir.parent / f"{run.run_dir.name}.log"
     ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path)
     run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
-    log(f"{label}: {'done' if ok else 'FAILED'} in {(time.perf_counter() - started) / 60:.1f} min")
+    seconds = time.perf_counter() - started
+    log(f"{label}: {'done' if ok else 'FAILED'} in {seconds / 60:.1f} min")
+    return seconds
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
+
+
+def run_kind(run: PlannedRun) -> tuple[str, str, str, str]:
+    """What sets a run's cost at equal data: its method, config and epochs (seeds cost the same)."""
+    epochs = next((o for o in run.overrides if o.startswith("train.epochs=")), "")
+    return run.method, run.config.name, run.data, epochs
+
+
+def pretraining_left(pending: Sequence[tuple], timed: dict[tuple, list[float]]) -> float | None:
+    """Seconds the ``pending`` runs (their ``run_kind``) should take: the mean time of finished runs
+    of the same kind, else the mean over every timed run; None before any run is timed."""
+    every = [s for seconds in timed.values() for s in seconds]
+    if not every:
+        return None
+    fallback = sum(every) / len(every)
+    return sum(sum(timed[k]) / len(timed[k]) if timed.get(k) else fallback for k in pending)
 
 
 def run_findings(
@@ -192,8 +215,27 @@ def run_findings(
     }
     # All pretraining first, while this process is small: on Linux a child's ru_maxrss starts from
     # the parent's RSS at fork, so a parent grown by evaluation data would mask the runs' CPU peak memory.
-    for key, run in runs.items():
-        _pretrain(run, labels[key], retrain, log)
+    timed: dict[tuple, list[float]] = {}
+    order = list(runs)
+    for i, key in enumerate(order):
+        run = runs[key]
+        seconds = _pretrain(run, labels[key], retrain, log)
+        if seconds is None or run.status != "ok":
+            continue
+        timed.setdefault(run_kind(run), []).append(seconds)
+        pending = [
+            run_kind(runs[k])
+            for k in order[i + 1 :]
+            if retrain or not (runs[k].run_dir / "encoder.safetensors").is_file()
+        ]
+        if pending:
+            left = pretraining_left(pending, timed) or 0.0
+            guessed = sum(k not in timed for k in pending)
+            log(
+                f"findings: about {_duration(left)} of pretraining left for {len(pending)} run(s) "
+                f"at this machine's pace so far"
+                + (f" ({guessed} of a kind not yet timed, guessed from the mean)" if guessed else "")
+            )
     for key, run in runs.items():
         if run.status != "ok":
             continue

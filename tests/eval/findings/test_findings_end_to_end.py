@@ -1,6 +1,7 @@
 """``selfsup findings`` end to end: real pretraining subprocesses, every evaluation, reuse on a re-run."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,12 @@ def test_runs_every_evaluation_on_real_runs_and_reuses_them(tmp_path: Path, caps
     out = tmp_path / "out"
     scale = Scale((0, 1), 1.0, False, EvalSettings(finetune_steps=3))
     result = run_findings([TINY], out, scale, configs_dir=configs)
+    first = capsys.readouterr().out
+    estimate = r"findings: about \d+ min of pretraining left for 3 run\(s\) at this machine's pace so far"
+    assert re.search(estimate + r" \(2 of a kind not yet timed, guessed from the mean\)\n", first), first
+    assert (
+        " of pretraining left for 1 run(s) at this machine's pace so far\n" in first
+    )  # both kinds timed by then
     (finding,) = result["findings"]
     variants = {v["name"]: v for v in finding["variants"]}
     for name in ("knn", "linear_z", "random_linear", "finetune", "finetune_val", "le_finetune_1",
