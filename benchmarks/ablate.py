@@ -98,6 +98,20 @@ ABLATIONS = {
         {"plain classification (shipped)": [], "class rebalancing (lambda 0.5)": ["method.rebalance=true"]},
         question="colorization class rebalancing (Zhang et al. 2016 §2.2) on 641 stamps",
     ),
+    "colorization_recipe": Ablation(
+        "configs/colorization_stamps.yaml",
+        500,
+        {
+            "stride 2, crop [0.5, 1], 32 px, 500 steps (shipped)": [],
+            "output stride 1 (full resolution)": ["method.output_stride=1"],
+            "output stride 4 (the paper's)": ["method.output_stride=4"],
+            "crop scale [0.2, 1]": ["method.crop_scale=[0.2,1.0]"],
+            "crop scale [0.8, 1]": ["method.crop_scale=[0.8,1.0]"],
+            "1,000 steps": ["train.max_steps=1000"],
+            "48 px": ["data.image_size=48"],
+        },
+        question="colorization output stride, crop scale, length and image size (Zhang et al. 2016 §3) on 641 stamps",
+    ),
     "dino_recipe": Ablation(
         "configs/dino_fashion_mnist.yaml",
         854,
@@ -272,11 +286,16 @@ def planned_steps(ab: Ablation, overrides: list[str], out: Path) -> int:
     return steps
 
 
+def _own_steps(overrides: list[str], default: int) -> int:
+    own = [o.split("=", 1)[1] for o in overrides if o.startswith("train.max_steps=")]
+    return int(own[-1]) if own else default
+
+
 def plan(ab: Ablation, out: Path) -> dict[str, int]:
     """Steps per variant: ``ab.steps`` for all, or the median of three calibrations of the variant's
     cost signature (its overrides less ``ab.same_cost`` keys) for ``ab.budget_minutes`` (saved, reused)."""
-    if ab.budget_minutes is None:
-        return {name: ab.steps for name in ab.variants}
+    if ab.budget_minutes is None:  # a variant may set its own length with train.max_steps=N
+        return {name: _own_steps(overrides, ab.steps) for name, overrides in ab.variants.items()}
     path = out / "plan.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     steps = {}
