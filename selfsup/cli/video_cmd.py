@@ -225,7 +225,8 @@ def run_segment(args: argparse.Namespace) -> int:
         )
         rows.append((label, evaluate_davis(args.davis_root, out / "baselines" / folder, args.split, names)))
     print(
-        f"J&F on {args.davis_root} ({args.split}, {len(names)} sequences, {len(scores)} objects), with baselines:"
+        f"J&F on {args.davis_root} (its ImageSets/2017/{args.split}.txt: {len(names)} sequences, "
+        f"{len(scores)} objects), with baselines:"
     )
     print("| predictions | J&F-Mean | J-Mean | F-Mean |\n|---|---:|---:|---:|")
     for label, row_scores in rows:

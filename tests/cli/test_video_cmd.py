@@ -96,6 +96,8 @@ def test_segment_video_scores_the_random_init_and_copy_baselines_beside_the_enco
     ]
     assert main(argv) == 0
     captured = capsys.readouterr()
+    # The DAVIS split file is named as a file, not as "val" (which read as our validation split).
+    assert f"J&F on {tmp_path / 'davis'} (its ImageSets/2017/val.txt: " in captured.out
     table = captured.out[captured.out.index("with baselines:") :].splitlines()
     labels = [line.split(" | ")[0].removeprefix("| ") for line in table[3:]]
     assert labels == [
