@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="pretrain several methods with the same budget and evaluate them alike",
         description="Pretrain each METHOD (shipped config <method>_<data>.yaml) with the same wall-clock budget "
         "(or step count), evaluate all with the same protocols, and write leaderboard.csv/.md to --out. "
-        "Finished runs are reused when the command is run again (use --retrain to start over).",
+        "Finished runs of the same settings are reused when the command is run again (use --retrain to start over).",
     )
     p.add_argument("methods", nargs="+", metavar="METHOD", help="method names, e.g. simclr moco mae rotation")
     add_overrides_argument(p, "config overrides applied to every method, e.g. train.batch_size=64")

@@ -4,7 +4,8 @@ Each method is pretrained from its own shipped config ``<method>_<data>.yaml`` (
 ``<method>_image_folder.yaml`` with ``data.root`` for a folder) with the same wall-clock
 budget (``train.time_budget_minutes``, step count calibrated at start) or the same step count, in
 a **separate process**: a method that crashes is reported in its row and the others go on, and a
-re-run reuses every finished run (an interrupted comparison loses at most the method in flight).
+re-run reuses every finished run of the same settings (an interrupted comparison loses at most the
+method in flight; a run trained with other settings is refused, ``selfsup.eval.pretrain_runs``).
 Every encoder is then evaluated by the same code on the same splits: kNN and linear probe on
 frozen features on the validation split carved from train (the leaderboard ranks by it) and on
 the test split, linear probe with 1 % and 10 % of the labels (``label_efficiency.label_subset``,
@@ -24,10 +25,7 @@ import csv
 import json
 import logging
 import re
-import shutil
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -40,6 +38,7 @@ from selfsup.eval.baselines import knn_val_and_test, random_init_copy
 from selfsup.eval.features import extract_features, raw_pixel_features
 from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
+from selfsup.eval.pretrain_runs import finished_run_matches, pretrain_in_subprocess, run_identity
 from selfsup.eval.protocol import EvalData, load_eval_data
 from selfsup.monitors.quality import rankme, uniformity
 from selfsup.runs import input_spec_of, load_run
@@ -126,23 +125,6 @@ def aggregate_seeds(rows: Sequence[LeaderboardRow]) -> LeaderboardRow:
         if f.name in ACCURACIES and len(values) >= 2:
             setattr(out, f"{f.name}_std", statistics.stdev(values))
     return out
-
-
-def pretrain_in_subprocess(
-    method: str, config: Path, run_dir: Path, overrides: Sequence[str], log_path: Path
-) -> tuple[bool, str]:
-    """Run ``selfsup pretrain`` for one method; (success, last error line)."""
-    cmd = [
-        sys.executable, "-m", "selfsup.cli", "pretrain", method, "--config", str(config), "--no-eval",
-        f"train.out_dir={run_dir.parent}", f"train.run_name={run_dir.name}", "train.progress_bar=false",
-        *overrides,
-    ]  # fmt: skip
-    with open(log_path, "w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode == 0 and (run_dir / "encoder.safetensors").is_file():
-        return True, ""
-    lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
-    return False, (lines[-1] if lines else f"exit code {proc.returncode}")
 
 
 def _features(
@@ -240,18 +222,15 @@ def compare(
 def _pretrain(
     method: str, seed: int, config: Path, out: Path, name: str, common: Sequence[str], retrain: bool
 ) -> str | None:
-    """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` unless a finished run is there; the
-    last error line if it failed, else None."""
+    """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` unless a finished run of the same
+    settings is there; the last error line if it failed, else None."""
     run_dir = out / "runs" / name
-    if not retrain and (run_dir / "encoder.safetensors").is_file():
+    overrides = [*common, f"train.seed={seed}"]
+    if not retrain and finished_run_matches(run_dir, run_identity(method, config, overrides)):
         return None
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # a half-finished run from an interrupted comparison
     log.warning("compare: pretraining %s, seed %d (%s)", method, seed, config)
     started = time.perf_counter()
-    ok, error = pretrain_in_subprocess(
-        method, config, run_dir, [*common, f"train.seed={seed}"], out / f"{name}.log"
-    )
+    ok, error = pretrain_in_subprocess(method, config, run_dir, overrides, out / f"{name}.log")
     minutes = (time.perf_counter() - started) / 60
     log.warning("compare: %s seed %d %s in %.1f min", method, seed, "done" if ok else "FAILED", minutes)
     return None if ok else error

@@ -151,6 +151,17 @@ def test_compare_end_to_end_isolates_failures_and_reuses_runs(tmp_path: Path, ca
     main(args)  # a re-run reuses the finished runs: no retraining
     assert (out / "runs" / "simclr" / "encoder.safetensors").stat().st_mtime_ns == stamp
     assert "| simclr |" in capsys.readouterr().out
+    # Another step count in the same --out: the finished runs are not scored as if they were the new ones.
+    longer = [a if a != "3" else "5" for a in args]
+    assert main(longer) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1
+        and f"finished run {out / 'runs' / 'simclr'} was trained with other settings: overrides train.max_steps=3 then, train.max_steps=5 now"
+        in err[0]
+    )
+    assert "train.max_steps=3" in err[0] and "train.max_steps=5" in err[0] and "--retrain" in err[0], err
+    assert (out / "runs" / "simclr" / "encoder.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_leaderboard_ranks_by_validation_never_test() -> None:

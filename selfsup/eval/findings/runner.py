@@ -6,9 +6,9 @@
    overrides, epochs, dataset, seed); variants declared identically in several findings share one
    run and the union of their evaluations;
 2. **pretrain** each missing run with ``selfsup pretrain`` in a subprocess
-   (``selfsup.eval.compare.pretrain_in_subprocess``, as ``selfsup compare``): a crash is recorded
-   for that run and the others go on; a finished run (``encoder.safetensors`` present) is reused,
-   a half-finished one is started again, so an interrupted command loses at most the run in flight;
+   (``selfsup.eval.pretrain_runs``, as ``selfsup compare``): a crash is recorded for that run and
+   the others go on; a finished run of the same settings is reused, a half-finished one is started
+   again, so an interrupted command loses at most the run in flight;
 3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory) once all are
    trained (so the pretraining processes are forked from a small parent: see ``run_findings``);
 4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,12 @@ from selfsup.configs import CONFIG_DIR
 from selfsup.eval.findings.scoring import EvalSettings, RunEvaluator
 from selfsup.eval.findings.spec import Finding, Variant
 from selfsup.eval.findings.verdict import judge, summarize
+from selfsup.eval.pretrain_runs import (
+    config_fingerprint,
+    finished_run_matches,
+    pretrain_in_subprocess,
+    run_identity,
+)
 
 QUICK_DATA = "digits"  # 1,433 real train images, ships with scikit-learn: the pipeline in minutes
 QUICK_EPOCHS = 0.5  # at least one step per run (digits: 1,433 images, batch <= 1,024)
@@ -140,7 +145,7 @@ def plan_runs(
             config = _config_path(v, configs_dir, out)
             for seed in scale.seeds:
                 overrides = _overrides(f, v, scale, seed, config)
-                ident = json.dumps([v.method, config.name, sorted(overrides)])
+                ident = json.dumps([v.method, config.name, config_fingerprint(config), sorted(overrides)])
                 key = f"{v.method}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}-s{seed}"
                 run = runs.setdefault(
                     key, PlannedRun(v.method, config, overrides, out / "runs" / key, seed, scale.data(f))
@@ -152,14 +157,10 @@ def plan_runs(
 
 def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None]) -> float | None:
     """Train ``run`` (or reuse it); the seconds it took, None when reused."""
-    from selfsup.eval.compare import pretrain_in_subprocess
-
-    if not retrain and (run.run_dir / "encoder.safetensors").is_file():
+    if not retrain and finished_run_matches(run.run_dir, run_identity(run.method, run.config, run.overrides)):
         log(f"{label}: reusing {run.run_dir}")
         run.status = "ok"
         return None
-    if run.run_dir.exists():
-        shutil.rmtree(run.run_dir)  # a half-finished run from an interrupted command
     log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
     started = time.perf_counter()
     log_path = run.run_dir.parent / f"{run.run_dir.name}.log"

@@ -1,0 +1,94 @@
+"""Pretraining runs for ``selfsup compare`` and ``selfsup findings``: each in its own process, reused
+only when it trained what is asked.
+
+``pretrain_in_subprocess(method, config, run_dir, overrides, log_path)`` runs ``selfsup pretrain`` in a
+subprocess (a crash is one failed run, not a lost comparison; a half-finished run in the way is started
+again) and records what the run trained in ``RUN/trained_with.json``: the method, a fingerprint of the
+config file's text, and the overrides. ``finished_run_matches(run_dir, run_identity(...))`` lets a
+caller reuse a finished run (``encoder.safetensors`` present) only when that record matches: a run
+trained with another config text, budget, data or seed is refused with one line that names the run and
+the fix, instead of being scored as if it were the run asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+TRAINED_WITH = "trained_with.json"
+
+
+class StaleRun(ValueError):
+    """A finished run in the way was trained with other settings than the ones asked for."""
+
+
+def config_fingerprint(config: Path) -> str:
+    """The first 12 hex digits of the SHA-1 of the config file's text."""
+    return hashlib.sha1(Path(config).read_bytes()).hexdigest()[:12]
+
+
+def run_identity(method: str, config: Path, overrides: Sequence[str]) -> dict:
+    """What a run trains: its method, its config text (fingerprint) and its overrides, in order."""
+    return {"method": method, "config": config_fingerprint(config), "overrides": list(overrides)}
+
+
+def finished_run_matches(run_dir: Path, identity: dict) -> bool:
+    """True when ``run_dir`` holds a finished run of ``identity``; False when it holds no finished run.
+
+    Raises ``StaleRun`` when it holds a finished run of something else (or one that predates the record).
+    """
+    if not (run_dir / "encoder.safetensors").is_file():
+        return False
+    record = run_dir / TRAINED_WITH
+    found = json.loads(record.read_text()) if record.is_file() else None
+    if found == identity:
+        return True
+    what = (
+        f"has no {TRAINED_WITH} (it predates this record), so what it trained is unknown"
+        if found is None
+        else "was trained with other settings: " + "; ".join(_differences(found, identity))
+    )
+    raise StaleRun(f"finished run {run_dir} {what}; pass --retrain to train it again, or use another --out")
+
+
+def _differences(found: dict, asked: dict) -> list[str]:
+    out = []
+    if found.get("method") != asked["method"]:
+        out.append(f"method {found.get('method')} then, {asked['method']} now")
+    if found.get("config") != asked["config"]:
+        out.append("the config file's text has changed")
+    then, now = list(found.get("overrides", [])), asked["overrides"]
+    if then != now:
+        gone, new = [o for o in then if o not in now], [o for o in now if o not in then]
+        out.append(
+            f"overrides {' '.join(gone) or '(none)'} then, {' '.join(new) or '(none)'} now"
+            if gone or new
+            else "the same overrides in another order"
+        )
+    return out
+
+
+def pretrain_in_subprocess(
+    method: str, config: Path, run_dir: Path, overrides: Sequence[str], log_path: Path
+) -> tuple[bool, str]:
+    """Train ``run_dir`` afresh with ``selfsup pretrain`` and record what it trained; (success, last
+    error line)."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a half-finished run from an interrupted command, or one to retrain
+    cmd = [
+        sys.executable, "-m", "selfsup.cli", "pretrain", method, "--config", str(config), "--no-eval",
+        f"train.out_dir={run_dir.parent}", f"train.run_name={run_dir.name}", "train.progress_bar=false",
+        *overrides,
+    ]  # fmt: skip
+    with open(log_path, "w") as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode == 0 and (run_dir / "encoder.safetensors").is_file():
+        (run_dir / TRAINED_WITH).write_text(json.dumps(run_identity(method, config, overrides), indent=1))
+        return True, ""
+    lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    return False, (lines[-1] if lines else f"exit code {proc.returncode}")
