@@ -112,6 +112,12 @@ ABLATIONS = {
         },
         question="colorization output stride, crop scale, length and image size (Zhang et al. 2016 §3) on 641 stamps",
     ),
+    "colorization_image_size": Ablation(  # colorization_recipe's pick, confirmed over 3 seeds
+        "configs/colorization_stamps.yaml",
+        500,
+        {"32 px (shipped)": [], "48 px": ["data.image_size=48"]},
+        question="colorization image size over 3 seeds (the one-seed pick of colorization_recipe)",
+    ),
     "dino_recipe": Ablation(
         "configs/dino_fashion_mnist.yaml",
         854,
