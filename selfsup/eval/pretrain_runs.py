@@ -4,9 +4,9 @@ only when it trained what is asked.
 ``pretrain_in_subprocess(method, config, run_dir, overrides, log_path)`` runs ``selfsup pretrain`` in a
 subprocess (a crash is one failed run, not a lost comparison; a half-finished run in the way is started
 again) and records what the run trained in ``RUN/trained_with.json``: the method, a fingerprint of the
-config file's text, and the overrides. ``finished_run_matches(run_dir, run_identity(...))`` lets a
+config's values, and the overrides. ``finished_run_matches(run_dir, run_identity(...))`` lets a
 caller reuse a finished run (``encoder.safetensors`` present) only when that record matches: a run
-trained with another config text, budget, data or seed is refused with one line that names the run and
+trained with other config values, budget, data or seed is refused with one line that names the run and
 the fix, instead of being scored as if it were the run asked for.
 """
 
@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 TRAINED_WITH = "trained_with.json"
 
 
@@ -28,12 +30,13 @@ class StaleRun(ValueError):
 
 
 def config_fingerprint(config: Path) -> str:
-    """The first 12 hex digits of the SHA-1 of the config file's text."""
-    return hashlib.sha1(Path(config).read_bytes()).hexdigest()[:12]
+    """The first 12 hex digits of the SHA-1 of the config's parsed values (comments and layout aside)."""
+    values = yaml.safe_load(Path(config).read_text())
+    return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def run_identity(method: str, config: Path, overrides: Sequence[str]) -> dict:
-    """What a run trains: its method, its config text (fingerprint) and its overrides, in order."""
+    """What a run trains: its method, its config values (fingerprint) and its overrides, in order."""
     return {"method": method, "config": config_fingerprint(config), "overrides": list(overrides)}
 
 
@@ -61,7 +64,7 @@ def _differences(found: dict, asked: dict) -> list[str]:
     if found.get("method") != asked["method"]:
         out.append(f"method {found.get('method')} then, {asked['method']} now")
     if found.get("config") != asked["config"]:
-        out.append("the config file's text has changed")
+        out.append("the config file's values have changed")
     then, now = list(found.get("overrides", [])), asked["overrides"]
     if then != now:
         gone, new = [o for o in then if o not in now], [o for o in now if o not in then]
