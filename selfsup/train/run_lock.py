@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_NAME = ".lock"
-OWNER_WAIT_SECONDS = (
-    2.0  # the owner writes its line right after it takes the lock; a loser may arrive between
-)
+# The owner writes its line just after it takes the lock; a second run may arrive in between.
+OWNER_WAIT_SECONDS = 2.0
 
 
 class RunDirectoryBusy(ValueError):
