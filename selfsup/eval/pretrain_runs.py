@@ -81,6 +81,7 @@ def pretrain_in_subprocess(
 ) -> tuple[bool, str]:
     """Train ``run_dir`` afresh with ``selfsup pretrain`` and record what it trained; (success, last
     error line)."""
+    identity = run_identity(method, config, overrides)  # what is trained, read before training starts
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a half-finished run from an interrupted command, or one to retrain
     cmd = [
@@ -91,7 +92,7 @@ def pretrain_in_subprocess(
     with open(log_path, "w") as out:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
     if proc.returncode == 0 and (run_dir / "encoder.safetensors").is_file():
-        (run_dir / TRAINED_WITH).write_text(json.dumps(run_identity(method, config, overrides), indent=1))
+        (run_dir / TRAINED_WITH).write_text(json.dumps(identity, indent=1))
         return True, ""
     lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
     return False, (lines[-1] if lines else f"exit code {proc.returncode}")

@@ -143,9 +143,10 @@ def plan_runs(
     for f in findings:
         for v in f.variants:
             config = _config_path(v, configs_dir, out)
+            fingerprint = config_fingerprint(config)
             for seed in scale.seeds:
                 overrides = _overrides(f, v, scale, seed, config)
-                ident = json.dumps([v.method, config.name, config_fingerprint(config), sorted(overrides)])
+                ident = json.dumps([v.method, config.name, fingerprint, sorted(overrides)])
                 key = f"{v.method}-{hashlib.sha1(ident.encode()).hexdigest()[:10]}-s{seed}"
                 run = runs.setdefault(
                     key, PlannedRun(v.method, config, overrides, out / "runs" / key, seed, scale.data(f))
@@ -217,18 +218,13 @@ def run_findings(
     # All pretraining first, while this process is small: on Linux a child's ru_maxrss starts from
     # the parent's RSS at fork, so a parent grown by evaluation data would mask the runs' CPU peak memory.
     timed: dict[tuple, list[float]] = {}
-    order = list(runs)
-    for i, key in enumerate(order):
-        run = runs[key]
+    to_train = [k for k, r in runs.items() if retrain or not (r.run_dir / "encoder.safetensors").is_file()]
+    for key, run in runs.items():
         seconds = _pretrain(run, labels[key], retrain, log)
         if seconds is None or run.status != "ok":
             continue
         timed.setdefault(run_kind(run), []).append(seconds)
-        pending = [
-            run_kind(runs[k])
-            for k in order[i + 1 :]
-            if retrain or not (runs[k].run_dir / "encoder.safetensors").is_file()
-        ]
+        pending = [run_kind(runs[k]) for k in to_train[to_train.index(key) + 1 :]]
         if pending:
             left = pretraining_left(pending, timed) or 0.0
             guessed = sum(k not in timed for k in pending)
