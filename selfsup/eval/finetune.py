@@ -195,13 +195,47 @@ def finetune(
     Returns top-1 accuracy on ``test_images`` after the schedule (NaN when no test set is given)
     and the fine-tuned model. ``mean``/``std`` are the
     pretraining normalization (default 0.5); ``image_size`` defaults to the images' size.
+    ``config.seed`` fixes everything random (head init, data order, crops, drop path), so one seed
+    gives one result whatever ran before; the caller's global RNG state is left as it was.
     """
     cfg = config or FinetuneConfig()
     cfg.validate()
+    device = next(encoder.parameters()).device
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        return _finetune(
+            encoder,
+            train_images,
+            train_labels,
+            test_images,
+            test_labels,
+            cfg,
+            device,
+            image_size,
+            mean,
+            std,
+            num_classes,
+            log,
+        )
+
+
+def _finetune(
+    encoder: nn.Module,
+    train_images: Tensor,
+    train_labels: Tensor,
+    test_images: Tensor | None,
+    test_labels: Tensor | None,
+    cfg: FinetuneConfig,
+    device: torch.device,
+    image_size: int | None,
+    mean: Sequence[float] | float | None,
+    std: Sequence[float] | float | None,
+    num_classes: int | None,
+    log: Callable[[str], None] | None,
+) -> FinetuneResult:
     started = time.perf_counter()
     size = int(image_size or train_images.shape[-1])
     classes = int(num_classes or int(train_labels.max()) + 1)
-    device = next(encoder.parameters()).device
     model = _Classifier(_with_drop_path(encoder, cfg.drop_path), classes).to(device)
     applied = max_drop_path(model)
     if log is not None and cfg.drop_path > 0 and applied == 0.0:

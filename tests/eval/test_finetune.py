@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from timm.layers import DropPath
@@ -106,3 +108,21 @@ def test_default_config_finetunes_a_cnn_and_reports_no_drop_path() -> None:
     assert any("no stochastic depth" in line for line in lines)
     vit = finetune(_vit(), xtr, ytr, None, None, FinetuneConfig(epochs=1, batch_size=32, drop_path=0.2))
     assert vit.drop_path == pytest.approx(0.2)
+
+
+def test_one_seed_gives_one_result_whatever_ran_before_and_the_global_rng_is_left_alone() -> None:
+    from selfsup.data import create_dataset, dataset_to_tensors
+
+    x, y = dataset_to_tensors(create_dataset("digits", "train"), max_items=128)
+    enc = create_backbone("resnet_small", in_chans=1, image_size=8, width=4, depths=[1, 1, 1, 1])
+    cfg = FinetuneConfig(epochs=2, batch_size=32, lr=8e-3, warmup_epochs=0.5, seed=3)
+    torch.manual_seed(0)
+    first = finetune(enc, x, y, x, y, cfg)
+    torch.manual_seed(1)  # another global state: the head's init must not depend on it
+    state = torch.get_rng_state()
+    second = finetune(enc, x, y, x, y, cfg)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
+    assert first.test_accuracy == second.test_accuracy
+    other = finetune(enc, x, y, x, y, dataclasses.replace(cfg, seed=4))
+    assert [h["train_loss"] for h in other.history] != [h["train_loss"] for h in first.history]

@@ -58,6 +58,8 @@ class EvalSettings:
     finetune_lr: AdamW lr per 256 images for every fine-tune. MAE's 5e-4 is for 100 epochs; for a few
         hundred steps it stays near chance. Chosen on the validation split (digits, 100 steps; before
         any test number): 1e-3 / 4e-3 / 1e-2 gave 33 / 45 / 48 % (MAE) and 20 / 44 / 66 % (SimCLR).
+    finetune_crop_scale: area range of the fine-tune's random resized crop. MAE's (0.08, 1) is
+        torchvision's ImageNet default, for 224 px images.
     finetune_epochs: epochs of a label-efficiency fine-tune before the step cap, so the 1 % subset
         still gets ~50 steps (SimCLR fine-tunes 60 epochs on 1 %, 30 on 10 %; Appendix B.5).
     label_fractions: SimCLR's semi-supervised protocol, 1 %, 10 %, 100 % (§4.2).
@@ -67,6 +69,7 @@ class EvalSettings:
     max_test: int | None = None
     finetune_steps: int = 300
     finetune_lr: float = 1e-2
+    finetune_crop_scale: tuple[float, float] = (0.08, 1.0)
     finetune_epochs: float = 50.0
     label_fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
     attention_images: int = 160  # stamps over video: about one image per test stamp (161)
@@ -78,9 +81,22 @@ class EvalSettings:
             "monitors": (),
             "attention": (self.attention_images,),
         }
-        tune = (self.max_train, self.max_test, self.finetune_steps, self.finetune_lr)
+        tune = (
+            self.max_train,
+            self.max_test,
+            self.finetune_steps,
+            self.finetune_lr,
+            self.finetune_crop_scale,
+        )
         parts |= {"finetune": tune, "label_efficiency": (*tune, self.finetune_epochs, self.label_fractions)}
         return f"{kind}@{json.dumps(parts[kind])}"
+
+    def finetune_config(self, num_images: int, seed: int) -> FinetuneConfig:
+        """MAE's fine-tune recipe with this lr and crop, cut to ``finetune_steps`` steps over ``num_images``."""
+        base = FinetuneConfig(seed=seed, lr=self.finetune_lr, crop_scale=self.finetune_crop_scale)
+        steps_per_epoch = max(1, num_images // min(base.batch_size, num_images))
+        epochs = min(base.epochs, self.finetune_steps / steps_per_epoch)
+        return dataclasses.replace(base, epochs=epochs, warmup_epochs=0.1 * epochs)
 
 
 def _row_metrics(row: LeaderboardRow, prefix: str = "", suffix: str = "") -> dict[str, float]:
@@ -152,15 +168,9 @@ class RunEvaluator:
             return self._label_efficiency(encoder, data, norm, seed)
         raise ValueError(f"unknown evaluation {kind!r}")
 
-    def _finetune_config(self, n: int, seed: int) -> FinetuneConfig:
-        base = FinetuneConfig(seed=seed, lr=self.settings.finetune_lr)
-        steps_per_epoch = max(1, n // min(base.batch_size, n))
-        epochs = min(base.epochs, self.settings.finetune_steps / steps_per_epoch)
-        return dataclasses.replace(base, epochs=epochs, warmup_epochs=0.1 * epochs)
-
     def _finetune(self, encoder: nn.Module, data: EvalData, norm: dict, seed: int) -> dict:
         fit, val = data.validation
-        cfg = self._finetune_config(int(fit.numel()), seed)
+        cfg = self.settings.finetune_config(int(fit.numel()), seed)
         x, y = data.train_images, data.train_labels
         classes = int(max(int(y.max()), int(data.test_labels.max()))) + 1
         result = finetune(encoder, x[fit], y[fit], x[val], y[val], cfg, **norm, num_classes=classes)
@@ -191,7 +201,10 @@ class RunEvaluator:
             fractions=self.settings.label_fractions,
             protocols=("linear", "finetune"),
             finetune_config=FinetuneConfig(
-                epochs=self.settings.finetune_epochs, lr=self.settings.finetune_lr, seed=seed
+                epochs=self.settings.finetune_epochs,
+                lr=self.settings.finetune_lr,
+                crop_scale=self.settings.finetune_crop_scale,
+                seed=seed,
             ),
             finetune_max_steps=self.settings.finetune_steps,
             pseudo_label=True,
