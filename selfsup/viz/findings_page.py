@@ -15,6 +15,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from selfsup.train.atomic_io import atomic_write
 from selfsup.viz.findings_chart import Point, errorbar_chart_svg
 from selfsup.viz.html_blocks import CSS
 
@@ -252,8 +253,5 @@ def render_findings_page(result: dict[str, Any]) -> str:
 
 def write_findings_page(result: dict[str, Any], path: str | Path) -> Path:
     """Write ``render_findings_page(result)`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_findings_page(result), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    page = render_findings_page(result).encode("utf-8")
+    return atomic_write(path, lambda f: f.write(page))

@@ -13,7 +13,8 @@
    trained (so the pretraining processes are forked from a small parent: see ``run_findings``);
 4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
    self-contained page ``OUT/findings.html`` (``selfsup.viz.findings_page``) after every
-   evaluation, so the page shows what is done so far.
+   evaluation, so the page shows what is done so far; findings an earlier command wrote there at
+   the same scale stay on the page.
 
 Runs live in ``OUT/runs/<method>-<key>-s<seed>/`` with ``spec.json`` saying which findings and
 variants they serve. Every run overrides the config's time budget and step cap with the
@@ -41,6 +42,7 @@ from selfsup.eval.pretrain_runs import (
     pretrain_in_subprocess,
     run_identity,
 )
+from selfsup.train.atomic_io import atomic_write
 
 QUICK_DATA = "digits"  # 1,433 real train images, ships with scikit-learn: the pipeline in minutes
 QUICK_EPOCHS = 0.5  # at least one step per run (digits: 1,433 images, batch <= 1,024)
@@ -311,9 +313,29 @@ def assemble(
     }
 
 
+def with_earlier_findings(result: dict, earlier_path: Path) -> dict:
+    """``result`` plus the findings of an earlier command's ``findings.json`` at the same scale that
+    ``result`` does not hold, in the catalog's order: findings run one at a time into one folder build
+    one page. A missing or unreadable file, or another scale (seeds, budget, evaluation), adds nothing."""
+    from selfsup.eval.findings.catalog import FINDINGS
+
+    try:
+        earlier = json.loads(earlier_path.read_text())
+    except (OSError, ValueError):
+        return result
+    if not isinstance(earlier, dict) or earlier.get("scale") != json.loads(json.dumps(result["scale"])):
+        return result
+    names = {f["name"] for f in result["findings"]}
+    kept = [f for f in earlier.get("findings", []) if isinstance(f, dict) and f.get("name") not in names]
+    order = {f.name: i for i, f in enumerate(FINDINGS)}
+    merged = sorted(result["findings"] + kept, key=lambda f: order.get(f["name"], len(order)))
+    return {**result, "findings": merged}
+
+
 def write_outputs(result: dict, out: Path, write_page: Callable[[dict, Path], Path]) -> None:
-    """``OUT/findings.json`` and ``OUT/findings.html``, each replaced atomically."""
-    tmp = out / "findings.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(out / "findings.json")
-    write_page(result, out / "findings.html")
+    """``OUT/findings.json`` and ``OUT/findings.html`` (with the earlier findings kept there, see
+    ``with_earlier_findings``), each replaced atomically; commands sharing ``OUT`` never share a
+    temporary file."""
+    page = with_earlier_findings(result, out / "findings.json")
+    atomic_write(out / "findings.json", lambda f: f.write(json.dumps(page, indent=1).encode()))
+    write_page(page, out / "findings.html")

@@ -24,7 +24,7 @@ def test_a_short_dataset_keeps_the_recipes_own_epochs() -> None:
 
 
 @pytest.mark.parametrize(
-    "change", [{"finetune_steps": 1000}, {"finetune_lr": 3e-3}, {"finetune_crop_scale": (0.35, 1.0)}]
+    "change", [{"finetune_steps": 500}, {"finetune_lr": 3e-3}, {"finetune_crop_scale": (0.35, 1.0)}]
 )
 def test_another_finetune_recipe_is_another_cache_entry_and_leaves_the_frozen_one(change: dict) -> None:
     shipped = EvalSettings(max_train=20000)
