@@ -58,8 +58,8 @@ def main() -> int:
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     data_by_size = {}
     for run in args.runs:
-        size = input_spec_of(run / "encoder.safetensors").image_size
         spec = input_spec_of(run / "encoder.safetensors")
+        size = spec.image_size
         if size not in data_by_size:
             data_by_size[size] = load_eval_data("fashion_mnist", None, size, BEFORE.max_train, 1)
         data = data_by_size[size]

@@ -203,98 +203,68 @@ def finetune(
     device = next(encoder.parameters()).device
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
-        return _finetune(
-            encoder,
-            train_images,
-            train_labels,
-            test_images,
-            test_labels,
-            cfg,
-            device,
-            image_size,
-            mean,
-            std,
-            num_classes,
-            log,
+        started = time.perf_counter()
+        size = int(image_size or train_images.shape[-1])
+        classes = int(num_classes or int(train_labels.max()) + 1)
+        model = _Classifier(_with_drop_path(encoder, cfg.drop_path), classes).to(device)
+        applied = max_drop_path(model)
+        if log is not None and cfg.drop_path > 0 and applied == 0.0:
+            name = (getattr(encoder, "spec", None) or {}).get("name", type(encoder).__name__)
+            log(f"finetune: backbone {name!r} has no stochastic depth; drop_path={cfg.drop_path} not applied")
+        model.requires_grad_(True)  # MAE freezes its sin-cos embeddings in pretraining only
+        groups = layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay)
+        for g in groups:
+            g.pop("names")
+        n = train_images.shape[0]
+        bs = min(cfg.batch_size, n)
+        steps_per_epoch = n // bs
+        total = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+        peak = cfg.lr * bs * 1.0 / 256
+        warmup = min(total - 1, round(cfg.warmup_epochs * steps_per_epoch)) if total > 1 else 0
+        opt = torch.optim.AdamW(groups, lr=peak, betas=cfg.betas)
+        norm_mean = 0.5 if mean is None else mean
+        norm_std = 0.5 if std is None else std
+        gen = torch.Generator(device=device).manual_seed(cfg.seed)
+        cpu_gen = torch.Generator().manual_seed(cfg.seed)
+        history: list[dict[str, float]] = []
+        losses: list[float] = []
+        step = 0
+        model.train()
+        while step < total:
+            order = torch.randperm(n, generator=cpu_gen)
+            for b in range(steps_per_epoch):
+                if step >= total:
+                    break
+                idx = order[b * bs : (b + 1) * bs]
+                x = to_float(train_images[idx].to(device))
+                x = random_resized_crop(x, size, cfg.crop_scale, flip_p=cfg.flip_p, generator=gen)
+                x = normalize(x, norm_mean, norm_std)
+                y = train_labels[idx].to(device)
+                lr = warmup_cosine(Progress(step, total, steps_per_epoch), peak, cfg.min_lr, warmup)
+                for g in opt.param_groups:
+                    g["lr"] = lr * g["lr_scale"]
+                loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                step += 1
+            epoch_loss = sum(losses[-steps_per_epoch:]) / max(1, len(losses[-steps_per_epoch:]))
+            history.append({"epoch": step / steps_per_epoch, "train_loss": epoch_loss})
+            if log is not None:
+                log(f"finetune epoch {step / steps_per_epoch:.2f}: train loss {epoch_loss:.4f}")
+        acc = float("nan")
+        if test_images is not None and test_labels is not None:
+            acc = classifier_accuracy(
+                model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size
+            )
+        model.eval()
+        return FinetuneResult(
+            test_accuracy=acc,
+            train_loss=history[-1]["train_loss"],
+            steps=step,
+            seconds=time.perf_counter() - started,
+            history=history,
+            model=model,
+            drop_path=applied,
         )
-
-
-def _finetune(
-    encoder: nn.Module,
-    train_images: Tensor,
-    train_labels: Tensor,
-    test_images: Tensor | None,
-    test_labels: Tensor | None,
-    cfg: FinetuneConfig,
-    device: torch.device,
-    image_size: int | None,
-    mean: Sequence[float] | float | None,
-    std: Sequence[float] | float | None,
-    num_classes: int | None,
-    log: Callable[[str], None] | None,
-) -> FinetuneResult:
-    started = time.perf_counter()
-    size = int(image_size or train_images.shape[-1])
-    classes = int(num_classes or int(train_labels.max()) + 1)
-    model = _Classifier(_with_drop_path(encoder, cfg.drop_path), classes).to(device)
-    applied = max_drop_path(model)
-    if log is not None and cfg.drop_path > 0 and applied == 0.0:
-        name = (getattr(encoder, "spec", None) or {}).get("name", type(encoder).__name__)
-        log(f"finetune: backbone {name!r} has no stochastic depth; drop_path={cfg.drop_path} not applied")
-    model.requires_grad_(True)  # MAE freezes its sin-cos embeddings in pretraining only
-    groups = layer_decay_param_groups(model, cfg.weight_decay, cfg.layer_decay)
-    for g in groups:
-        g.pop("names")
-    n = train_images.shape[0]
-    bs = min(cfg.batch_size, n)
-    steps_per_epoch = n // bs
-    total = max(1, math.ceil(cfg.epochs * steps_per_epoch))
-    peak = cfg.lr * bs * 1.0 / 256
-    warmup = min(total - 1, round(cfg.warmup_epochs * steps_per_epoch)) if total > 1 else 0
-    opt = torch.optim.AdamW(groups, lr=peak, betas=cfg.betas)
-    norm_mean = 0.5 if mean is None else mean
-    norm_std = 0.5 if std is None else std
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    cpu_gen = torch.Generator().manual_seed(cfg.seed)
-    history: list[dict[str, float]] = []
-    losses: list[float] = []
-    step = 0
-    model.train()
-    while step < total:
-        order = torch.randperm(n, generator=cpu_gen)
-        for b in range(steps_per_epoch):
-            if step >= total:
-                break
-            idx = order[b * bs : (b + 1) * bs]
-            x = to_float(train_images[idx].to(device))
-            x = random_resized_crop(x, size, cfg.crop_scale, flip_p=cfg.flip_p, generator=gen)
-            x = normalize(x, norm_mean, norm_std)
-            y = train_labels[idx].to(device)
-            lr = warmup_cosine(Progress(step, total, steps_per_epoch), peak, cfg.min_lr, warmup)
-            for g in opt.param_groups:
-                g["lr"] = lr * g["lr_scale"]
-            loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            step += 1
-        epoch_loss = sum(losses[-steps_per_epoch:]) / max(1, len(losses[-steps_per_epoch:]))
-        history.append({"epoch": step / steps_per_epoch, "train_loss": epoch_loss})
-        if log is not None:
-            log(f"finetune epoch {step / steps_per_epoch:.2f}: train loss {epoch_loss:.4f}")
-    acc = float("nan")
-    if test_images is not None and test_labels is not None:
-        acc = classifier_accuracy(
-            model, test_images, test_labels, size, norm_mean, norm_std, cfg.eval_batch_size
-        )
-    model.eval()
-    return FinetuneResult(
-        test_accuracy=acc,
-        train_loss=history[-1]["train_loss"],
-        steps=step,
-        seconds=time.perf_counter() - started,
-        history=history,
-        model=model,
-        drop_path=applied,
-    )
