@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -313,20 +313,45 @@ def assemble(
     }
 
 
+def _eval_settings(recorded: object) -> EvalSettings | None:
+    """The ``EvalSettings`` a findings.json recorded, or None when its fields are not this version's."""
+    names = {f.name for f in fields(EvalSettings)}
+    if not isinstance(recorded, dict) or set(recorded) != names:
+        return None
+    return EvalSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
+
+
 def with_earlier_findings(result: dict, earlier_path: Path) -> dict:
-    """``result`` plus the findings of an earlier command's ``findings.json`` at the same scale that
-    ``result`` does not hold, in the catalog's order: findings run one at a time into one folder build
-    one page. A missing or unreadable file, or another scale (seeds, budget, evaluation), adds nothing."""
+    """``result`` plus the findings of an earlier command's ``findings.json`` that ``result`` does not
+    hold, in the catalog's order: findings run one at a time into one folder build one page. An earlier
+    finding is kept only when it was run at the same seeds, budget and ``--quick``, and every evaluation
+    its variants use has the same settings now (``EvalSettings.key``: a finding that never fine-tunes
+    survives a change of the fine-tune recipe). A missing or unreadable file adds nothing."""
     from selfsup.eval.findings.catalog import FINDINGS
 
     try:
         earlier = json.loads(earlier_path.read_text())
     except (OSError, ValueError):
         return result
-    if not isinstance(earlier, dict) or earlier.get("scale") != json.loads(json.dumps(result["scale"])):
+    scale = json.loads(json.dumps(result["scale"]))
+    then_scale = earlier.get("scale") if isinstance(earlier, dict) else None
+    if not isinstance(then_scale, dict) or any(
+        then_scale.get(k) != scale[k] for k in ("quick", "seeds", "budget")
+    ):
         return result
+    then, now = _eval_settings(then_scale.get("eval")), _eval_settings(scale["eval"])
+    if then is None or now is None:
+        return result
+
     names = {f["name"] for f in result["findings"]}
-    kept = [f for f in earlier.get("findings", []) if isinstance(f, dict) and f.get("name") not in names]
+
+    def comparable(finding: object) -> bool:
+        if not isinstance(finding, dict) or finding.get("name") in names:
+            return False
+        kinds = {k for v in finding.get("variants", []) for k in v.get("evals", ())}
+        return all(then.key(k) == now.key(k) for k in kinds)
+
+    kept = [f for f in earlier.get("findings", []) if comparable(f)]
     order = {f.name: i for i, f in enumerate(FINDINGS)}
     merged = sorted(result["findings"] + kept, key=lambda f: order.get(f["name"], len(order)))
     return {**result, "findings": merged}
