@@ -13,8 +13,8 @@
    trained (so the pretraining processes are forked from a small parent: see ``run_findings``);
 4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
    self-contained page ``OUT/findings.html`` (``selfsup.viz.findings_page``) after every
-   evaluation, so the page shows what is done so far; findings an earlier command wrote there at
-   the same scale stay on the page.
+   evaluation, so the page shows what is done so far; findings an earlier command wrote there stay
+   on the page while the settings of their evaluations are unchanged (``with_earlier_findings``).
 
 Runs live in ``OUT/runs/<method>-<key>-s<seed>/`` with ``spec.json`` saying which findings and
 variants they serve. Every run overrides the config's time budget and step cap with the

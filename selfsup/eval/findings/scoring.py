@@ -93,9 +93,13 @@ class EvalSettings:
         parts |= {"finetune": tune, "label_efficiency": (*tune, self.finetune_epochs, self.label_fractions)}
         return f"{kind}@{json.dumps(parts[kind])}"
 
+    def finetune_recipe(self, seed: int) -> FinetuneConfig:
+        """MAE's fine-tune recipe with this lr and crop (``FinetuneConfig``'s own length)."""
+        return FinetuneConfig(seed=seed, lr=self.finetune_lr, crop_scale=self.finetune_crop_scale)
+
     def finetune_config(self, num_images: int, seed: int) -> FinetuneConfig:
-        """MAE's fine-tune recipe with this lr and crop, cut to ``finetune_steps`` steps over ``num_images``."""
-        base = FinetuneConfig(seed=seed, lr=self.finetune_lr, crop_scale=self.finetune_crop_scale)
+        """``finetune_recipe`` cut to ``finetune_steps`` steps over ``num_images``, 10 % of them warm-up."""
+        base = self.finetune_recipe(seed)
         steps_per_epoch = max(1, num_images // min(base.batch_size, num_images))
         epochs = min(base.epochs, self.finetune_steps / steps_per_epoch)
         return dataclasses.replace(base, epochs=epochs, warmup_epochs=0.1 * epochs)
@@ -202,11 +206,8 @@ class RunEvaluator:
             data.test_labels,
             fractions=self.settings.label_fractions,
             protocols=("linear", "finetune"),
-            finetune_config=FinetuneConfig(
-                epochs=self.settings.finetune_epochs,
-                lr=self.settings.finetune_lr,
-                crop_scale=self.settings.finetune_crop_scale,
-                seed=seed,
+            finetune_config=dataclasses.replace(
+                self.settings.finetune_recipe(seed), epochs=self.settings.finetune_epochs
             ),
             finetune_max_steps=self.settings.finetune_steps,
             pseudo_label=True,
