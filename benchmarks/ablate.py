@@ -226,6 +226,20 @@ ABLATIONS = {
         budget_minutes=8,
         same_cost=("method.proj_hidden_dim", "method.proj_layers"),
     ),
+    "main_job_multicrop": Ablation(
+        "configs/simclr_fashion_mnist.yaml",
+        0,
+        {
+            "2 views (shipped)": [],
+            "2 + 2 local crops of 12 px": ["method.n_local_crops=2"],
+            "2 + 4 local crops of 12 px": ["method.n_local_crops=4"],
+            "2 + 6 local crops of 12 px": ["method.n_local_crops=6"],
+        },
+        question="multi-crop views for the main job's SimCLR (SwAV, Caron et al. 2020, §3.2: small local "
+        "crops of 5-40 % of the image at 96/224 of the side, every crop of an image a positive) at its "
+        "8-minute budget (issue 21)",
+        budget_minutes=8,
+    ),
     "colorization_lr": Ablation(
         "configs/colorization_stamps.yaml",
         500,

@@ -44,6 +44,7 @@ from selfsup.monitors.collapse import (
     marginal_entropy,
     mean_entropy,
 )
+from selfsup.nn.multi_resolution import forward_by_resolution
 from selfsup.nn.dino_head import DINOHead
 from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
 from selfsup.nn.grad_clip import clip_grad_norm_per_parameter_
@@ -119,18 +120,6 @@ class DINOConfig(MethodConfig):
             )
         if self.eval_encoder not in ("teacher", "student"):
             raise ValueError(f"method.eval_encoder must be 'teacher' or 'student', got {self.eval_encoder!r}")
-
-
-def forward_by_resolution(backbone: nn.Module, views: list[Tensor]) -> Tensor:
-    """Pooled features of every view, ``[sum_v B_v, D]`` in view order, one forward per run of equal sizes."""
-    out, start = [], 0
-    while start < len(views):
-        end = start + 1
-        while end < len(views) and views[end].shape[-2:] == views[start].shape[-2:]:
-            end += 1
-        out.append(backbone(torch.cat(views[start:end])))
-        start = end
-    return torch.cat(out)
 
 
 @register_method("dino")

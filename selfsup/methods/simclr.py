@@ -6,6 +6,12 @@ InfoNCE / NT-Xent loss treats the other view of the same image as the positive
 and the other ``2B - 2`` embeddings (of the global batch, across ranks) as
 negatives. Evaluation uses the encoder's pooled features (before the head),
 which transfer better than the head's output (§4.2).
+
+Multi-crop (``n_local_crops > 0``; SwAV, Caron et al. 2020, §3.2): each image also gets
+``n_local_crops`` small, low-resolution crops (``local_scale`` of the area, ``local_size`` px) made with
+the same recipe. Crops of one resolution share a forward (``[2B]`` globals, ``[N·B]`` locals), and the
+loss becomes the multi-positive InfoNCE over all ``(2 + N)·B`` embeddings: every other crop of the same
+image is a positive, every crop of another image a negative (``InfoNCELoss``'s multi-view form).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from torch import Tensor, nn
 from selfsup.losses import InfoNCELoss
 from selfsup.methods.base import Method, MethodConfig
 from selfsup.nn.heads import ProjectionHead
+from selfsup.nn.multi_resolution import forward_by_resolution
 from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import TwoViewGenerator, ViewRecipe
+from selfsup.views.multi_crop import MultiCropGenerator
 from selfsup.views.sized import ViewsBySize
 
 
@@ -33,8 +41,13 @@ class SimCLRConfig(MethodConfig):
     proj_layers: int = 2  # SimCLR v1: one hidden layer (v2 uses 3)
     view_size: int | None = None  # crop output size; None: the input size
     views: ViewRecipe = field(default_factory=ViewRecipe)
+    n_local_crops: int = 0  # SimCLR uses two views; SwAV's multi-crop adds 6 (§3.2, 2x160 + 6x96 px)
+    local_size: int | None = None  # None: the view size · 96/224 (28 -> 12), DINO's and SwAV's ratio
+    local_scale: tuple[float, float] = (0.05, 0.4)  # area fraction of a local crop (DINO's default)
 
     def validate(self) -> None:
+        if isinstance(self.n_local_crops, bool) or not isinstance(self.n_local_crops, int) or self.n_local_crops < 0:
+            raise ValueError(f"method.n_local_crops must be an int >= 0 (SimCLR: 0), got {self.n_local_crops!r}")
         if not self.temperature > 0:
             raise ValueError(f"method.temperature must be > 0, got {self.temperature}")
         if self.proj_out_dim < 1 or self.proj_layers < 1:
@@ -59,8 +72,22 @@ class SimCLR(Method):
         )
         self.loss_fn = InfoNCELoss(temperature=config.temperature)
         self.pixel_mean, self.pixel_std = config.views.mean, config.views.std
-        self.make_views = ViewsBySize(
-            lambda size: TwoViewGenerator(dataclasses.replace(config.views, size=size)), config.view_size
+        self.make_views = ViewsBySize(self._build_views, config.view_size)
+
+    def _build_views(self, size: int) -> TwoViewGenerator | MultiCropGenerator:
+        c = self.config
+        if c.n_local_crops == 0:
+            return TwoViewGenerator(dataclasses.replace(c.views, size=size))
+        return MultiCropGenerator(
+            c.views,
+            global_size=size,
+            local_size=c.local_size,
+            n_local=c.n_local_crops,
+            global_scale=c.views.crop_scale,
+            local_scale=c.local_scale,
+            global_blur_p=(c.views.blur_p, c.views.blur_p),
+            local_blur_p=c.views.blur_p,
+            global_solarize_p=(c.views.solarize_p, c.views.solarize_p),
         )
 
     def make_batch(
@@ -74,9 +101,12 @@ class SimCLR(Method):
 
     def training_step(self, batch: Batch, progress: Progress) -> StepOutput:
         b = batch.batch_size
-        features = self.encoder(torch.cat(batch.views[:2]))  # one forward over both views
+        features = forward_by_resolution(self.encoder, batch.views)  # one forward per crop size
         z = self.head(features).float()
-        loss, accuracy = self.loss_fn.forward_with_accuracy(z[:b], z[b:])
+        if len(batch.views) == 2:
+            loss, accuracy = self.loss_fn.forward_with_accuracy(z[:b], z[b:])
+        else:
+            loss, accuracy = self.loss_fn.forward_with_accuracy(list(z.split(b)))
         with torch.no_grad():
             z_std = nn.functional.normalize(z[:b], dim=1).std(dim=0).mean()
         return StepOutput(

@@ -9,7 +9,7 @@ import torch
 
 from selfsup.backbones import create_backbone
 from selfsup.export import load_encoder, read_metadata
-from selfsup.methods.dino import DINO, DINOConfig, forward_by_resolution
+from selfsup.methods.dino import DINO, DINOConfig
 from selfsup.schedules import weight_decay_at
 from selfsup.train.config_loader import load_run_config
 from selfsup.train.pretrain import pretrain
@@ -161,15 +161,6 @@ def test_encoder_is_the_teacher_by_default():
     )
     s = _method(eval_encoder="student")
     assert s.encoder is s.student and any(k.startswith("teacher_backbone.") for k in s.state_dict())
-
-
-def test_forward_by_resolution_matches_per_view():
-    net = torch.nn.Linear(1, 2)
-    backbone = lambda x: net(x.mean(dim=(1, 2, 3), keepdim=False)[:, None])  # noqa: E731
-    views = [torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4), torch.randn(2, 1, 3, 3)]
-    torch.testing.assert_close(
-        forward_by_resolution(backbone, views), torch.cat([backbone(v) for v in views])
-    )
 
 
 def test_config_file_loads_and_bad_values_are_named():

@@ -76,3 +76,35 @@ def test_config_validation_and_registry():
     with pytest.raises(TypeError, match="SimCLRConfig"):
         SimCLR(backbone, object())
     assert tiny().normalization() == ([0.5], [0.5])
+
+
+def test_multi_crop_adds_small_local_views_scored_by_the_multi_positive_loss():
+    method = tiny(n_local_crops=3, local_size=8, temperature=0.4)
+    images = torch.randint(0, 256, (5, 1, 20, 20), dtype=torch.uint8)
+    batch = method.make_batch(images, generator=torch.Generator().manual_seed(3))
+    assert [tuple(v.shape) for v in batch.views] == [(5, 1, 20, 20)] * 2 + [(5, 1, 8, 8)] * 3
+    calls = []
+    handle = method.encoder.register_forward_hook(lambda m, i, o: calls.append(tuple(i[0].shape)))
+    out = method.training_step(batch, Progress(0, 10))
+    handle.remove()
+    assert calls == [(10, 1, 20, 20), (15, 1, 8, 8)]  # one forward per crop size
+    v = batch.views  # batch norm: the same groups as the training step
+    z = method.head(torch.cat([method.encoder(torch.cat(v[:2])), method.encoder(torch.cat(v[2:]))]))
+    expected = InfoNCELoss(temperature=0.4)(list(z.split(5)))
+    torch.testing.assert_close(out.loss, expected)
+    # The multi-view form: for each anchor, every other crop of its image is a positive.
+    ids = torch.arange(5).repeat(5)
+    torch.testing.assert_close(out.loss, InfoNCELoss(temperature=0.4)(z, ids))
+    assert out.features.shape == (5, method.encoder.num_features)
+    out.loss.backward()
+    assert all(p.grad is not None for p in method.parameters())
+
+
+def test_multi_crop_defaults_and_bad_count():
+    method = tiny(n_local_crops=2)
+    images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    views = method.make_batch(images, generator=torch.Generator().manual_seed(0)).views
+    assert [v.shape[-1] for v in views] == [28, 28, 12, 12]  # DINO's 96/224 side ratio
+    assert len(tiny().make_batch(images).views) == 2  # SimCLR's two views by default
+    with pytest.raises(ValueError, match="method.n_local_crops"):
+        tiny(n_local_crops=-1)
