@@ -44,10 +44,10 @@ from selfsup.monitors.collapse import (
     marginal_entropy,
     mean_entropy,
 )
-from selfsup.nn.multi_resolution import forward_by_resolution
 from selfsup.nn.dino_head import DINOHead
 from selfsup.nn.ema import cosine_momentum, ema_update_, momentum_copy
 from selfsup.nn.grad_clip import clip_grad_norm_per_parameter_
+from selfsup.nn.multi_resolution import forward_by_resolution
 from selfsup.registry import register_method
 from selfsup.schedules import linear_warmup
 from selfsup.types import Batch, Progress, StepOutput

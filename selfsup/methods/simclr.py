@@ -46,8 +46,14 @@ class SimCLRConfig(MethodConfig):
     local_scale: tuple[float, float] = (0.05, 0.4)  # area fraction of a local crop (DINO's default)
 
     def validate(self) -> None:
-        if isinstance(self.n_local_crops, bool) or not isinstance(self.n_local_crops, int) or self.n_local_crops < 0:
-            raise ValueError(f"method.n_local_crops must be an int >= 0 (SimCLR: 0), got {self.n_local_crops!r}")
+        if (
+            isinstance(self.n_local_crops, bool)
+            or not isinstance(self.n_local_crops, int)
+            or self.n_local_crops < 0
+        ):
+            raise ValueError(
+                f"method.n_local_crops must be an int >= 0 (SimCLR: 0), got {self.n_local_crops!r}"
+            )
         if not self.temperature > 0:
             raise ValueError(f"method.temperature must be > 0, got {self.temperature}")
         if self.proj_out_dim < 1 or self.proj_layers < 1:
