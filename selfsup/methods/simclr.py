@@ -30,6 +30,7 @@ from selfsup.registry import register_method
 from selfsup.types import Batch, Progress, StepOutput
 from selfsup.views import TwoViewGenerator, ViewRecipe
 from selfsup.views.multi_crop import MultiCropGenerator
+from selfsup.views.ops import check_range
 from selfsup.views.sized import ViewsBySize
 
 
@@ -41,7 +42,7 @@ class SimCLRConfig(MethodConfig):
     proj_layers: int = 2  # SimCLR v1: one hidden layer (v2 uses 3)
     view_size: int | None = None  # crop output size; None: the input size
     views: ViewRecipe = field(default_factory=ViewRecipe)
-    n_local_crops: int = 0  # SimCLR uses two views; SwAV's multi-crop adds 6 (§3.2, 2x160 + 6x96 px)
+    n_local_crops: int = 0  # SimCLR uses two views; SwAV's multi-crop adds 6 (§3.2, 2x224 + 6x96 px)
     local_size: int | None = None  # None: the view size · 96/224 (28 -> 12), DINO's and SwAV's ratio
     local_scale: tuple[float, float] = (0.05, 0.4)  # area fraction of a local crop (DINO's default)
 
@@ -54,6 +55,11 @@ class SimCLRConfig(MethodConfig):
             raise ValueError(
                 f"method.n_local_crops must be an int >= 0 (SimCLR: 0), got {self.n_local_crops!r}"
             )
+        if self.local_size is not None and (
+            isinstance(self.local_size, bool) or not isinstance(self.local_size, int) or self.local_size < 1
+        ):
+            raise ValueError(f"method.local_size must be a positive int or null, got {self.local_size!r}")
+        check_range(tuple(self.local_scale), "method.local_scale", low=0.0, high=1.0)
         if not self.temperature > 0:
             raise ValueError(f"method.temperature must be > 0, got {self.temperature}")
         if self.proj_out_dim < 1 or self.proj_layers < 1:

@@ -108,3 +108,7 @@ def test_multi_crop_defaults_and_bad_count():
     assert len(tiny().make_batch(images).views) == 2  # SimCLR's two views by default
     with pytest.raises(ValueError, match="method.n_local_crops"):
         tiny(n_local_crops=-1)
+    with pytest.raises(ValueError, match="method.local_scale"):
+        tiny(n_local_crops=2, local_scale=(0.4, 0.05))
+    with pytest.raises(ValueError, match="method.local_size"):
+        tiny(n_local_crops=2, local_size=0)
