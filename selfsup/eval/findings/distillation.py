@@ -24,14 +24,16 @@ DINO_5 = Finding(
     claim="Centering alone collapses to a uniform output and sharpening alone to a one-hot output; only "
     "both together learn. A teacher copied from the student every iteration collapses; a per-epoch "
     "copy or an EMA teacher learns.",
-    experiment="DINO (ViT 4 blocks x 64, 2 global + 4 local crops) on 10,000 Fashion-MNIST images for "
-    "equal epochs: centering + sharpening with the EMA teacher (the shipped config), centering only "
+    experiment="DINO (ViT 4 blocks x 64, 2 global + 4 local crops) on the 60,000 Fashion-MNIST images for "
+    "3 epochs (2,811 steps, the length the shipped config was chosen at): centering + sharpening with the EMA teacher (the shipped config), centering only "
     "(teacher temperature = student temperature 0.1), sharpening only (no center), and the teacher "
     "copied every iteration / once per epoch; kNN test top-1 of the teacher (and of the same ViT at "
     "random init) and the collapse monitors (teacher entropy, batch-mean entropy; last quarter of the logged steps).",
     data="fashion_mnist",
-    epochs=3.0,  # of 10k images (156 steps each at batch 64): three per-epoch teacher copies
-    overrides=("data.max_train_items=10000",),
+    # 3 epochs of 60k images at batch 64 = 2,811 steps: the ~2,700 steps of the 8-minute budget the shipped
+    # config's schedules were chosen at (BENCHMARKS.md §16.11, §19.1). 3 epochs of 10k images (468 steps)
+    # stayed below the same ViT at random init on kNN (validation 58.67 vs 59.12, §20.4).
+    epochs=3.0,
     # The shipped variant also scores the same ViT at random init: the bar "learns" has to clear.
     variants=tuple(
         Variant(n, "dino", "dino_fashion_mnist", ov, ("frozen", "monitors", *(("random_ref",) if n == _DV[0] else ())))
