@@ -30,6 +30,14 @@ class Point:
     values: tuple[float, ...] = ()
 
 
+TICK_CHAR_PX = 6.0  # mean advance of a 10 px sans-serif character (the ``.tick`` class), rounded up
+
+
+def tick_slot_width(x_ticks: Sequence[str]) -> float:
+    """Pixels per x tick so the longest label fits its slot with a little space on each side (>= 95)."""
+    return max([95.0] + [TICK_CHAR_PX * len(t) + 12 for t in x_ticks])
+
+
 def errorbar_chart_svg(
     x_ticks: Sequence[str],
     series: Sequence[tuple[str, Sequence[Point | None]]],
@@ -43,8 +51,8 @@ def errorbar_chart_svg(
     """An inline ``<svg class="chart">`` string; every series has one entry per x tick.
 
     ``connect``: join each series' points with a line (an ordered x axis); ``width`` defaults to
-    room for the tick labels (at least 460 px)."""
-    width = width or max(460, 58 + 12 + 95 * len(x_ticks))
+    room for the tick labels side by side (at least 460 px)."""
+    width = width or max(460, 58 + 12 + tick_slot_width(x_ticks) * len(x_ticks))
     esc = html.escape
     for label, points in series:
         if len(points) != len(x_ticks):

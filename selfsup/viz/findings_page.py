@@ -177,7 +177,7 @@ def _numbers(finding: dict) -> str:
     )
     return (
         "<h3>Numbers (top-1 in %, mean ± std over seeds; memory in MB, entropies in nats)</h3>"
-        f"<table><tr><th>variant</th>{head}</tr>{''.join(rows)}</table>{derived_table}"
+        f'<div class="scroll"><table><tr><th>variant</th>{head}</tr>{"".join(rows)}</table></div>{derived_table}'
     )
 
 

@@ -28,6 +28,7 @@ svg .tick{font-size:10px;fill:#555}svg .ct{font-size:12px;font-weight:600;fill:#
 figure{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}figure img{max-width:100%;
 border:1px solid #eee}figcaption{font-size:12px;color:#555}pre{background:#f5f5f5;padding:8px;
 overflow:auto;font-size:12px}.muted{color:#777}td span.muted{display:block;text-align:left}.warn{color:#b71c1c}
+td:not(:first-child):not(.l){white-space:nowrap}.scroll{overflow-x:auto}
 """.replace("\n", "")
 
 

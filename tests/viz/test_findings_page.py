@@ -56,3 +56,13 @@ def test_write_is_atomic_and_returns_the_path(tmp_path: Path) -> None:
     path = write_findings_page(synthetic_result(tmp_path, seeds=1), tmp_path / "findings.html")
     assert path.read_text().startswith("<!DOCTYPE html>") and not list(tmp_path.glob("*.tmp"))
     assert "1 seed(s)" in path.read_text() and "inconclusive" in path.read_text()
+
+
+def test_long_tick_labels_get_slots_wide_enough_not_to_overlap():
+    ticks = ["both, EMA", "centering only", "copy every iteration", "copy every epoch"]
+    svg = errorbar_chart_svg(ticks, [("kNN", [Point(0.5, 0.01, (0.5,))] * 4)], "t", "variant", "top-1")
+    width = float(svg.split('width="', 1)[1].split('"', 1)[0])
+    slot = (width - 58 - 12) / len(ticks)
+    assert slot >= 6.0 * len("copy every iteration") + 12  # the longest label and some space
+    short = errorbar_chart_svg(["a", "b"], [("s", [Point(0.5, 0.0, (0.5,))] * 2)], "t", "x", "y")
+    assert 'width="460"' in short  # short labels keep the compact default
