@@ -115,10 +115,8 @@ class SimCLR(Method):
         b = batch.batch_size
         features = forward_by_resolution(self.encoder, batch.views)  # one forward per crop size
         z = self.head(features).float()
-        if len(batch.views) == 2:
-            loss, accuracy = self.loss_fn.forward_with_accuracy(z[:b], z[b:])
-        else:
-            loss, accuracy = self.loss_fn.forward_with_accuracy(list(z.split(b)))
+        # Two views are InfoNCE's two-view form; more crops its multi-positive form (same call).
+        loss, accuracy = self.loss_fn.forward_with_accuracy(list(z.split(b)))
         with torch.no_grad():
             z_std = nn.functional.normalize(z[:b], dim=1).std(dim=0).mean()
         return StepOutput(
