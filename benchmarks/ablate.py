@@ -12,6 +12,10 @@ once, in its run).
 
     python benchmarks/ablate.py --list
     OMP_NUM_THREADS=1 python benchmarks/ablate.py jigsaw_permutations [--seeds 0 1 2] [--out benchmarks/ablations]
+    python benchmarks/ablate.py main_job_multicrop --variants 0 3 --seeds 0 1 2   # a second look at a lead
+
+``--variants`` re-runs a subset (indices in ``--list`` order; 0, the shipped config, is always kept), e.g.
+the shipped config and the one-seed leader over more seeds; that summary goes to ``summary-v0-3.md``.
 
 An ablation with ``budget_minutes`` compares variants at equal *wall time* instead (a wider network
 gets fewer steps): before any training, each variant's own budget calibration runs once, with the
@@ -362,21 +366,30 @@ def main() -> int:
     p.add_argument("name", nargs="?", choices=sorted(ABLATIONS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--out", default="benchmarks/ablations")
+    p.add_argument(
+        "--variants", type=int, nargs="+", help="indices of the variants to run (0 is always kept)"
+    )
     p.add_argument("--list", action="store_true")
     args = p.parse_args()
     if args.list or args.name is None:
         for key, ab in ABLATIONS.items():
             length = f"{ab.budget_minutes:g} min each" if ab.budget_minutes else f"{ab.steps} steps"
             print(f"{key}: {ab.question} ({len(ab.variants)} variants, {length}, {ab.config})")
+            for i, name in enumerate(ab.variants):
+                print(f"    {i}: {name}")
         return 0
     ab = ABLATIONS[args.name]
+    names = list(ab.variants)
+    picked = sorted({0, *(args.variants or range(len(names)))})
+    if picked[-1] >= len(names) or picked[0] < 0:
+        p.error(f"--variants: {args.name} has variants 0-{len(names) - 1} (see --list)")
     out = Path(args.out) / args.name
     out.mkdir(parents=True, exist_ok=True)
     steps = plan(ab, out)
     scored = {}
-    for i, (name, overrides) in enumerate(ab.variants.items()):
-        key = f"v{i}"
-        scored[name] = [run_variant(ab, name, key, overrides, s, out, steps[name]) for s in args.seeds]
+    for i in picked:
+        name, overrides = names[i], ab.variants[names[i]]
+        scored[name] = [run_variant(ab, name, f"v{i}", overrides, s, out, steps[name]) for s in args.seeds]
     method_row = lambda rows: next(r for n, r in rows.items() if n not in ("raw pixels", "random init"))  # noqa: E731
     summary, lines = (
         [],
@@ -390,7 +403,8 @@ def main() -> int:
             "|---|---|---:|---:|---:|",
         ],
     )
-    for (name, runs), overrides in zip(scored.items(), ab.variants.values(), strict=True):
+    for name, runs in scored.items():
+        overrides = ab.variants[name]
         rows = [method_row(r) for r in runs]
         knn_val, lin_val = [r["knn_val"] for r in rows], [r["linear_val"] for r in rows]
         score = (statistics.fmean(knn_val) + statistics.fmean(lin_val)) / 2
@@ -435,8 +449,9 @@ def main() -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    (out / "summary.md").write_text(text + "\n")
-    (out / "summary.json").write_text(
+    stem = "summary" if args.variants is None else "summary-v" + "-".join(map(str, picked))
+    (out / f"{stem}.md").write_text(text + "\n")
+    (out / f"{stem}.json").write_text(
         json.dumps(
             {
                 "chosen": chosen,
