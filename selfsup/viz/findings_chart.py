@@ -31,11 +31,17 @@ class Point:
 
 
 TICK_CHAR_PX = 6.0  # mean advance of a 10 px sans-serif character (the ``.tick`` class), rounded up
+TITLE_CHAR_PX = 7.2  # the same for the 12 px bold title (the ``.ct`` class)
 
 
 def tick_slot_width(x_ticks: Sequence[str]) -> float:
     """Pixels per x tick so the longest label fits its slot with a little space on each side (>= 95)."""
     return max([95.0] + [TICK_CHAR_PX * len(t) + 12 for t in x_ticks])
+
+
+def title_width(title: str) -> float:
+    """Pixels the chart needs so its centred title is not cut off at either side."""
+    return TITLE_CHAR_PX * len(title) + 20
 
 
 def errorbar_chart_svg(
@@ -51,8 +57,8 @@ def errorbar_chart_svg(
     """An inline ``<svg class="chart">`` string; every series has one entry per x tick.
 
     ``connect``: join each series' points with a line (an ordered x axis); ``width`` defaults to
-    room for the tick labels side by side (at least 460 px)."""
-    width = width or max(460, 58 + 12 + tick_slot_width(x_ticks) * len(x_ticks))
+    room for the tick labels side by side and for the title (at least 460 px)."""
+    width = width or max(460, 58 + 12 + tick_slot_width(x_ticks) * len(x_ticks), title_width(title))
     esc = html.escape
     for label, points in series:
         if len(points) != len(x_ticks):

@@ -43,11 +43,13 @@ _PERCENT_PREFIXES = (
     "pseudo_label",
     "random_knn",
     "random_linear",
+    "attention_",  # Jaccard of attention masks with the objects
+    "random_attention_",
 )
 
 
 def is_percent(metric: str) -> bool:
-    """Accuracies (fractions shown in %) as opposed to memory, entropies, ranks, step counts."""
+    """Accuracies and Jaccards (fractions shown in %) as opposed to memory, entropies, ranks, step counts."""
     return metric.startswith(_PERCENT_PREFIXES) and metric not in ("finetune_steps",)
 
 
@@ -176,7 +178,7 @@ def _numbers(finding: dict) -> str:
         else ""
     )
     return (
-        "<h3>Numbers (top-1 in %, mean ± std over seeds; memory in MB, entropies in nats)</h3>"
+        "<h3>Numbers (top-1 and Jaccard in %, mean ± std over seeds; memory in MB, entropies in nats)</h3>"
         f'<div class="scroll"><table><tr><th>variant</th>{head}</tr>{"".join(rows)}</table></div>{derived_table}'
     )
 

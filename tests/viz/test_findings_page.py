@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from findings_fixtures import synthetic_result
 
+from selfsup.eval.findings.catalog import FINDINGS
 from selfsup.viz.findings_chart import Point, errorbar_chart_svg
-from selfsup.viz.findings_page import render_findings_page, write_findings_page
+from selfsup.viz.findings_page import is_percent, render_findings_page, write_findings_page
 
 
 def test_page_is_self_contained_and_shows_every_finding(tmp_path: Path) -> None:
@@ -66,3 +67,22 @@ def test_long_tick_labels_get_slots_wide_enough_not_to_overlap():
     assert slot >= 6.0 * len("copy every iteration") + 12  # the longest label and some space
     short = errorbar_chart_svg(["a", "b"], [("s", [Point(0.5, 0.0, (0.5,))] * 2)], "t", "x", "y")
     assert 'width="460"' in short  # short labels keep the compact default
+
+
+def test_tables_show_in_percent_every_metric_that_a_plot_draws_in_percent() -> None:
+    """A fraction drawn in % must not read 0.09 in the numbers tables (the attention Jaccards once did)."""
+    for finding in FINDINGS:
+        for plot in finding.plots:
+            metrics = {ref.split("/", 1)[1] for _, refs in plot.series for ref in refs if ref and "/" in ref}
+            for metric in metrics:
+                assert is_percent(metric) == plot.percent, (finding.name, plot.title, metric)
+
+
+def test_a_long_title_widens_the_chart_instead_of_being_cut_off() -> None:
+    """Finding 6's title once lost its first and last letters outside the 460 px chart."""
+    for finding in FINDINGS:
+        for plot in finding.plots:
+            point = [Point(0.5, 0.01, (0.5,))] * len(plot.x_ticks)
+            svg = errorbar_chart_svg(plot.x_ticks, [("s", point)], plot.title, plot.x_label, plot.y_label)
+            width = float(svg.split('width="', 1)[1].split('"', 1)[0])
+            assert width >= 7.2 * len(plot.title) + 20, plot.title
