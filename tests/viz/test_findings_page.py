@@ -59,11 +59,15 @@ def test_write_is_atomic_and_returns_the_path(tmp_path: Path) -> None:
     assert "1 seed(s)" in path.read_text() and "inconclusive" in path.read_text()
 
 
+def _width(svg: str) -> float:
+    """The ``width`` attribute of a chart's ``<svg>`` element."""
+    return float(svg.split('width="', 1)[1].split('"', 1)[0])
+
+
 def test_long_tick_labels_get_slots_wide_enough_not_to_overlap():
     ticks = ["both, EMA", "centering only", "copy every iteration", "copy every epoch"]
     svg = errorbar_chart_svg(ticks, [("kNN", [Point(0.5, 0.01, (0.5,))] * 4)], "t", "variant", "top-1")
-    width = float(svg.split('width="', 1)[1].split('"', 1)[0])
-    slot = (width - 58 - 12) / len(ticks)
+    slot = (_width(svg) - 58 - 12) / len(ticks)
     assert slot >= 6.0 * len("copy every iteration") + 12  # the longest label and some space
     short = errorbar_chart_svg(["a", "b"], [("s", [Point(0.5, 0.0, (0.5,))] * 2)], "t", "x", "y")
     assert 'width="460"' in short  # short labels keep the compact default
@@ -84,5 +88,4 @@ def test_a_long_title_widens_the_chart_instead_of_being_cut_off() -> None:
         for plot in finding.plots:
             point = [Point(0.5, 0.01, (0.5,))] * len(plot.x_ticks)
             svg = errorbar_chart_svg(plot.x_ticks, [("s", point)], plot.title, plot.x_label, plot.y_label)
-            width = float(svg.split('width="', 1)[1].split('"', 1)[0])
-            assert width >= 7.2 * len(plot.title) + 20, plot.title
+            assert _width(svg) >= 7.2 * len(plot.title) + 20, plot.title
