@@ -1,4 +1,4 @@
-"""``selfsup findings [NAME ...] [--seeds 3] [--budget 1] [--quick] --out DIR``: the seminal claims, checked.
+"""``selfsup findings [NAME ...] [--seeds 3] [--budget 1] [--quick] [--jobs 1] --out DIR``: the seminal claims, checked.
 
 Runs small-scale versions of published SSL experiments (``selfsup.eval.findings``), reuses
 finished runs, and writes ``DIR/findings.html`` and ``DIR/findings.json`` with a verdict per
@@ -38,6 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="folder of <method>_<data>.yaml configs (default: the shipped ones)",
     )
     p.add_argument("--retrain", action="store_true", help="retrain runs that already finished")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="pretraining runs at a time, each with its share of the cores (default 1; small models "
+        "can train faster as several one-thread jobs: BENCHMARKS.md §20.8)",
+    )
     p.set_defaults(run=run)
 
 
@@ -67,12 +74,15 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(describe(findings))
         return 0
-    from selfsup.eval.findings.runner import Scale, run_findings
+    from selfsup.eval.findings.runner import Scale, run_findings, threads_per_job
 
     if getattr(args, "quiet", False):
         quiet_third_party_output()
     scale = Scale.make(args.seeds, args.budget, args.quick)
-    result = run_findings(findings, args.out, scale, configs_dir=args.configs_dir, retrain=args.retrain)
+    threads_per_job(args.jobs)  # a bad --jobs fails here, before any run
+    result = run_findings(
+        findings, args.out, scale, configs_dir=args.configs_dir, retrain=args.retrain, jobs=args.jobs
+    )
     width = max(len(f["title"]) for f in result["findings"])
     for f in result["findings"]:
         print(f"{f['title']:<{width}}  {f['verdict']}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,10 +78,16 @@ def _differences(found: dict, asked: dict) -> list[str]:
 
 
 def pretrain_in_subprocess(
-    method: str, config: Path, run_dir: Path, overrides: Sequence[str], log_path: Path
+    method: str,
+    config: Path,
+    run_dir: Path,
+    overrides: Sequence[str],
+    log_path: Path,
+    threads: int | None = None,
 ) -> tuple[bool, str]:
     """Train ``run_dir`` afresh with ``selfsup pretrain`` and record what it trained; (success, last
-    error line)."""
+    error line). ``threads``: the child's ``OMP_NUM_THREADS`` (None: inherited), for runs that share
+    the cores."""
     identity = run_identity(method, config, overrides)  # what is trained, read before training starts
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a half-finished run from an interrupted command, or one to retrain
@@ -89,8 +96,9 @@ def pretrain_in_subprocess(
         f"train.out_dir={run_dir.parent}", f"train.run_name={run_dir.name}", "train.progress_bar=false",
         *overrides,
     ]  # fmt: skip
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with open(log_path, "w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False, env=env)
     if proc.returncode == 0 and (run_dir / "encoder.safetensors").is_file():
         (run_dir / TRAINED_WITH).write_text(json.dumps(identity, indent=1))
         return True, ""

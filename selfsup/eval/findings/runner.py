@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -158,8 +161,11 @@ def plan_runs(
     return runs
 
 
-def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None]) -> float | None:
-    """Train ``run`` (or reuse it); the seconds it took, None when reused."""
+def _pretrain(
+    run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None], threads: int | None = None
+) -> float | None:
+    """Train ``run`` (or reuse it) with ``threads`` OpenMP threads (None: inherited); the seconds it
+    took, None when reused."""
     if not retrain and finished_run_matches(run.run_dir, run_identity(run.method, run.config, run.overrides)):
         log(f"{label}: reusing {run.run_dir}")
         run.status = "ok"
@@ -167,7 +173,7 @@ def _pretrain(run: PlannedRun, label: str, retrain: bool, log: Callable[[str], N
     log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
     started = time.perf_counter()
     log_path = run.run_dir.parent / f"{run.run_dir.name}.log"
-    ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path)
+    ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path, threads)
     run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
     seconds = time.perf_counter() - started
     log(f"{label}: {'done' if ok else 'FAILED'} in {seconds / 60:.1f} min")
@@ -194,6 +200,59 @@ def pretraining_left(pending: Sequence[tuple], timed: dict[tuple, list[float]]) 
     return sum(sum(timed[k]) / len(timed[k]) if timed.get(k) else fallback for k in pending)
 
 
+def threads_per_job(jobs: int, cores: int | None = None) -> int | None:
+    """OpenMP threads for each of ``jobs`` concurrent pretraining processes: the cores this process may
+    use, shared out (at least 1); None for one job, which inherits the caller's setting."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if jobs == 1:
+        return None
+    cores = cores or (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    return max(1, cores // jobs)
+
+
+def pretrain_all(
+    runs: dict[str, PlannedRun],
+    labels: dict[str, str],
+    retrain: bool,
+    jobs: int,
+    log: Callable[[str], None],
+) -> None:
+    """Pretrain (or reuse) every run, ``jobs`` at a time in the plan's order, each process with its
+    share of the cores (``threads_per_job``); logs the pretraining left after each finished run."""
+    threads = threads_per_job(jobs)
+    to_train = [k for k, r in runs.items() if retrain or not (r.run_dir / "encoder.safetensors").is_file()]
+    timed: dict[tuple, list[float]] = {}
+    finished: set[str] = set()
+    lock = threading.Lock()
+
+    def one(key: str) -> None:
+        run = runs[key]
+        seconds = _pretrain(run, labels[key], retrain, log, threads)
+        with lock:
+            finished.add(key)
+            if seconds is None or run.status != "ok":
+                return
+            timed.setdefault(run_kind(run), []).append(seconds)
+            pending = [run_kind(runs[k]) for k in to_train if k not in finished]
+            if not pending:
+                return
+            left = (pretraining_left(pending, timed) or 0.0) / jobs
+            guessed = sum(k not in timed for k in pending)
+            log(
+                f"findings: about {_duration(left)} of pretraining left for {len(pending)} run(s) "
+                f"at this machine's pace so far"
+                + (f", {jobs} at a time" if jobs > 1 else "")
+                + (f" ({guessed} of a kind not yet timed, guessed from the mean)" if guessed else "")
+            )
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for done in [pool.submit(one, key) for key in runs]:
+            done.result()  # re-raises what a worker raised
+
+
 def run_findings(
     findings: Sequence[Finding],
     out: str | Path,
@@ -201,8 +260,10 @@ def run_findings(
     configs_dir: str | Path | None = None,  # None: the shipped configs
     retrain: bool = False,
     log: Callable[[str], None] = print,
+    jobs: int = 1,
 ) -> dict:
-    """Pretrain/reuse, evaluate and judge ``findings``; returns (and writes) the findings.json dict."""
+    """Pretrain/reuse, evaluate and judge ``findings``; returns (and writes) the findings.json dict.
+    ``jobs``: pretraining processes at a time (``pretrain_all``); evaluation runs one run at a time."""
     from selfsup.viz.findings_page import write_findings_page
 
     out = Path(out)
@@ -219,22 +280,7 @@ def run_findings(
     }
     # All pretraining first, while this process is small: on Linux a child's ru_maxrss starts from
     # the parent's RSS at fork, so a parent grown by evaluation data would mask the runs' CPU peak memory.
-    timed: dict[tuple, list[float]] = {}
-    to_train = [k for k, r in runs.items() if retrain or not (r.run_dir / "encoder.safetensors").is_file()]
-    for key, run in runs.items():
-        seconds = _pretrain(run, labels[key], retrain, log)
-        if seconds is None or run.status != "ok":
-            continue
-        timed.setdefault(run_kind(run), []).append(seconds)
-        pending = [run_kind(runs[k]) for k in to_train[to_train.index(key) + 1 :]]
-        if pending:
-            left = pretraining_left(pending, timed) or 0.0
-            guessed = sum(k not in timed for k in pending)
-            log(
-                f"findings: about {_duration(left)} of pretraining left for {len(pending)} run(s) "
-                f"at this machine's pace so far"
-                + (f" ({guessed} of a kind not yet timed, guessed from the mean)" if guessed else "")
-            )
+    pretrain_all(runs, labels, retrain, jobs, log)
     for key, run in runs.items():
         if run.status != "ok":
             continue

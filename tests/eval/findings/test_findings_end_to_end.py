@@ -131,6 +131,7 @@ def test_list_describes_every_finding(capsys) -> None:
         (["findings", "nope"], "unknown finding(s) ['nope']; choose from"),
         (["findings", "4", "--seeds", "0"], "--seeds must be >= 1"),
         (["findings", "4", "--budget", "-1"], "--budget must be a positive multiplier"),
+        (["findings", "4", "--jobs", "0"], "--jobs must be >= 1, got 0"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_input(tmp_path: Path, capsys, args, message) -> None:

@@ -1,0 +1,75 @@
+"""``selfsup findings --jobs N``: pretraining runs N at a time, each process with its share of the cores."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from selfsup.configs import CONFIG_DIR
+from selfsup.eval.findings import runner
+from selfsup.eval.findings.runner import PlannedRun, pretrain_all, threads_per_job
+
+SIMCLR = CONFIG_DIR / "simclr_fashion_mnist.yaml"
+
+
+def _runs(tmp_path: Path, n: int) -> dict[str, PlannedRun]:
+    return {
+        f"r{i}": PlannedRun("simclr", SIMCLR, ["train.epochs=1"], tmp_path / f"r{i}", i, "digits")
+        for i in range(n)
+    }
+
+
+class FakePretrain:
+    """Stands in for ``pretrain_in_subprocess``: records each call's threads and overlap, then sleeps."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.lock = threading.Lock()
+        self.running = self.most_at_once = 0
+        self.threads: list[int | None] = []
+        self.fail = fail
+
+    def __call__(self, method, config, run_dir, overrides, log_path, threads=None):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.threads.append(threads)
+        time.sleep(0.2)
+        with self.lock:
+            self.running -= 1
+        if run_dir.name == self.fail:
+            return False, "boom"
+        return True, ""
+
+
+def test_threads_are_the_cores_shared_out() -> None:
+    assert threads_per_job(1) is None  # one job inherits the caller's OMP_NUM_THREADS
+    assert threads_per_job(2, cores=2) == 1
+    assert threads_per_job(2, cores=8) == 4
+    assert threads_per_job(3, cores=2) == 1  # never below one thread
+    with pytest.raises(ValueError, match="--jobs must be >= 1, got 0"):
+        threads_per_job(0)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_runs_train_jobs_at_a_time_with_their_share_of_the_cores(tmp_path, monkeypatch, jobs) -> None:
+    fake = FakePretrain()
+    monkeypatch.setattr(runner, "pretrain_in_subprocess", fake)
+    monkeypatch.setattr(runner, "threads_per_job", lambda j: threads_per_job(j, cores=2))
+    runs = _runs(tmp_path, 4)
+    lines: list[str] = []
+    pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=jobs, log=lines.append)
+    assert fake.most_at_once == jobs
+    assert fake.threads == [None if jobs == 1 else 1] * 4
+    assert all(r.status == "ok" for r in runs.values())
+    left = [ln for ln in lines if "of pretraining left" in ln]
+    assert len(left) == 3  # after every finished run but the last
+    assert all(("2 at a time" in ln) == (jobs == 2) for ln in left)
+
+
+def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(runner, "pretrain_in_subprocess", FakePretrain(fail="r1"))
+    runs = _runs(tmp_path, 3)
+    pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=2, log=lambda _: None)
+    assert runs["r1"].status.startswith("failed: boom")
+    assert runs["r0"].status == runs["r2"].status == "ok"
