@@ -226,11 +226,17 @@ def pretrain_all(
     to_train = [k for k, r in runs.items() if retrain or not (r.run_dir / "encoder.safetensors").is_file()]
     timed: dict[tuple, list[float]] = {}
     finished: set[str] = set()
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
 
     def one(key: str) -> None:
+        if stop.is_set():  # an earlier run raised (or Ctrl-C): start no further run
+            return
         run = runs[key]
-        seconds = _pretrain(run, labels[key], retrain, log, threads)
+        try:
+            seconds = _pretrain(run, labels[key], retrain, log, threads)
+        except BaseException:
+            stop.set()
+            raise
         with lock:
             finished.add(key)
             if seconds is None or run.status != "ok":
@@ -248,9 +254,15 @@ def pretrain_all(
                 + (f" ({guessed} of a kind not yet timed, guessed from the mean)" if guessed else "")
             )
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         for done in [pool.submit(one, key) for key in runs]:
             done.result()  # re-raises what a worker raised
+    except BaseException:  # a worker's error, or Ctrl-C (which Python raises in this thread)
+        stop.set()
+        raise
+    finally:  # wait for the runs in flight only
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_findings(

@@ -23,17 +23,19 @@ def _runs(tmp_path: Path, n: int) -> dict[str, PlannedRun]:
 class FakePretrain:
     """Stands in for ``pretrain_in_subprocess``: records each call's threads and overlap, then sleeps."""
 
-    def __init__(self, fail: str | None = None) -> None:
+    def __init__(self, fail: str | None = None, raises: str | None = None) -> None:
         self.lock = threading.Lock()
         self.running = self.most_at_once = 0
         self.threads: list[int | None] = []
-        self.fail = fail
+        self.fail, self.raises = fail, raises
 
     def __call__(self, method, config, run_dir, overrides, log_path, threads=None):
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.threads.append(threads)
+        if run_dir.name == self.raises:
+            raise KeyboardInterrupt  # Ctrl-C as the run starts, while the others are in flight
         time.sleep(0.2)
         with self.lock:
             self.running -= 1
@@ -73,3 +75,14 @@ def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch) -> None:
     pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=2, log=lambda _: None)
     assert runs["r1"].status.startswith("failed: boom")
     assert runs["r0"].status == runs["r2"].status == "ok"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch, jobs) -> None:
+    fake = FakePretrain(raises="r0")
+    monkeypatch.setattr(runner, "pretrain_in_subprocess", fake)
+    monkeypatch.setattr(runner, "threads_per_job", lambda j: threads_per_job(j, cores=2))
+    runs = _runs(tmp_path, 5)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=jobs, log=lambda _: None)
+    assert 1 <= len(fake.threads) <= jobs  # at most the runs already in flight; the queued ones never start
