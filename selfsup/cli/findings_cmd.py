@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(describe(findings))
         return 0
-    from selfsup.eval.findings.runner import Scale, run_findings, threads_per_job
+    from selfsup.eval.findings.pretraining import threads_per_job
+    from selfsup.eval.findings.runner import Scale, run_findings
 
     if getattr(args, "quiet", False):
         quiet_third_party_output()

@@ -7,7 +7,7 @@
    run and the union of their evaluations;
 2. **pretrain** each missing run with ``selfsup pretrain`` in a subprocess
    (``selfsup.eval.pretrain_runs``, as ``selfsup compare``; ``--jobs`` of them at a time, sharing the
-   cores, ``pretrain_all``): a crash is recorded for that run and the others go on; a finished run of
+   cores, ``pretraining.pretrain_all``): a crash is recorded for that run and the others go on; a finished run of
    the same settings is reused, a half-finished one is started again, so an interrupted command loses
    at most the runs in flight;
 3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory) once all are
@@ -26,26 +26,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from selfsup.configs import CONFIG_DIR
+from selfsup.eval.findings.pretraining import PlannedRun, pretrain_all
 from selfsup.eval.findings.scoring import EvalSettings, RunEvaluator
 from selfsup.eval.findings.spec import Finding, Variant
 from selfsup.eval.findings.verdict import judge, summarize
-from selfsup.eval.pretrain_runs import (
-    config_fingerprint,
-    finished_run_matches,
-    pretrain_in_subprocess,
-    run_identity,
-)
+from selfsup.eval.pretrain_runs import config_fingerprint
 from selfsup.train.atomic_io import atomic_write
 
 QUICK_DATA = "digits"  # 1,433 real train images, ships with scikit-learn: the pipeline in minutes
@@ -91,19 +84,6 @@ class Scale:
 
     def epochs(self, finding: Finding) -> float:
         return QUICK_EPOCHS * self.budget if self.quick else finding.epochs * self.budget
-
-
-@dataclass
-class PlannedRun:
-    method: str
-    config: Path
-    overrides: list[str]
-    run_dir: Path
-    seed: int
-    data: str
-    evals: list[str] = field(default_factory=list)
-    serves: list[tuple[str, str]] = field(default_factory=list)  # (finding, variant)
-    status: str = "pending"
 
 
 def _config_path(variant: Variant, configs_dir: Path, out: Path) -> Path:
@@ -160,110 +140,6 @@ def plan_runs(
                 run.evals += [e for e in v.evals if e not in run.evals]
                 run.serves.append((f.name, v.name))
     return runs
-
-
-def _pretrain(
-    run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None], threads: int | None = None
-) -> float | None:
-    """Train ``run`` (or reuse it) with ``threads`` OpenMP threads (None: inherited); the seconds it
-    took, None when reused."""
-    if not retrain and finished_run_matches(run.run_dir, run_identity(run.method, run.config, run.overrides)):
-        log(f"{label}: reusing {run.run_dir}")
-        run.status = "ok"
-        return None
-    log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
-    started = time.perf_counter()
-    log_path = run.run_dir.parent / f"{run.run_dir.name}.log"
-    ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path, threads)
-    run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
-    seconds = time.perf_counter() - started
-    log(f"{label}: {'done' if ok else 'FAILED'} in {seconds / 60:.1f} min")
-    return seconds
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
-
-
-def run_kind(run: PlannedRun) -> tuple[str, str, str, str]:
-    """What sets a run's cost at equal data: its method, config and epochs (seeds cost the same)."""
-    epochs = next((o for o in run.overrides if o.startswith("train.epochs=")), "")
-    return run.method, run.config.name, run.data, epochs
-
-
-def pretraining_left(pending: Sequence[tuple], timed: dict[tuple, list[float]]) -> float | None:
-    """Seconds the ``pending`` runs (their ``run_kind``) should take: the mean time of finished runs
-    of the same kind, else the mean over every timed run; None before any run is timed."""
-    every = [s for seconds in timed.values() for s in seconds]
-    if not every:
-        return None
-    fallback = sum(every) / len(every)
-    return sum(sum(timed[k]) / len(timed[k]) if timed.get(k) else fallback for k in pending)
-
-
-def threads_per_job(jobs: int, cores: int | None = None) -> int | None:
-    """OpenMP threads for each of ``jobs`` concurrent pretraining processes: the cores this process may
-    use, shared out (at least 1); None for one job, which inherits the caller's setting."""
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
-    if jobs == 1:
-        return None
-    cores = cores or (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-    return max(1, cores // jobs)
-
-
-def pretrain_all(
-    runs: dict[str, PlannedRun],
-    labels: dict[str, str],
-    retrain: bool,
-    jobs: int,
-    log: Callable[[str], None],
-) -> None:
-    """Pretrain (or reuse) every run, ``jobs`` at a time in the plan's order, each process with its
-    share of the cores (``threads_per_job``); logs the pretraining left after each finished run."""
-    threads = threads_per_job(jobs)
-    to_train = [k for k, r in runs.items() if retrain or not (r.run_dir / "encoder.safetensors").is_file()]
-    timed: dict[tuple, list[float]] = {}
-    finished: set[str] = set()
-    lock, stop = threading.Lock(), threading.Event()
-
-    def one(key: str) -> None:
-        if stop.is_set():  # an earlier run raised (or Ctrl-C): start no further run
-            return
-        run = runs[key]
-        try:
-            seconds = _pretrain(run, labels[key], retrain, log, threads)
-        except BaseException:
-            stop.set()
-            raise
-        with lock:
-            finished.add(key)
-            if seconds is None or run.status != "ok":
-                return
-            timed.setdefault(run_kind(run), []).append(seconds)
-            pending = [run_kind(runs[k]) for k in to_train if k not in finished]
-            if not pending:
-                return
-            left = (pretraining_left(pending, timed) or 0.0) / jobs
-            guessed = sum(k not in timed for k in pending)
-            log(
-                f"findings: about {_duration(left)} of pretraining left for {len(pending)} run(s) "
-                f"at this machine's pace so far"
-                + (f", {jobs} at a time" if jobs > 1 else "")
-                + (f" ({guessed} of a kind not yet timed, guessed from the mean)" if guessed else "")
-            )
-
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    try:
-        for done in [pool.submit(one, key) for key in runs]:
-            done.result()  # re-raises what a worker raised
-    except BaseException:  # a worker's error, or Ctrl-C (which Python raises in this thread)
-        stop.set()
-        raise
-    finally:  # wait for the runs in flight only
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_findings(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from selfsup.configs import CONFIG_DIR
-from selfsup.eval.findings import runner
-from selfsup.eval.findings.runner import PlannedRun, pretrain_all, threads_per_job
+from selfsup.eval.findings import pretraining
+from selfsup.eval.findings.pretraining import PlannedRun, pretrain_all, threads_per_job
 
 SIMCLR = CONFIG_DIR / "simclr_fashion_mnist.yaml"
 
@@ -56,8 +56,8 @@ def test_threads_are_the_cores_shared_out() -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_runs_train_jobs_at_a_time_with_their_share_of_the_cores(tmp_path, monkeypatch, jobs) -> None:
     fake = FakePretrain()
-    monkeypatch.setattr(runner, "pretrain_in_subprocess", fake)
-    monkeypatch.setattr(runner, "threads_per_job", lambda j: threads_per_job(j, cores=2))
+    monkeypatch.setattr(pretraining, "pretrain_in_subprocess", fake)
+    monkeypatch.setattr(pretraining, "threads_per_job", lambda j: threads_per_job(j, cores=2))
     runs = _runs(tmp_path, 4)
     lines: list[str] = []
     pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=jobs, log=lines.append)
@@ -70,7 +70,7 @@ def test_runs_train_jobs_at_a_time_with_their_share_of_the_cores(tmp_path, monke
 
 
 def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(runner, "pretrain_in_subprocess", FakePretrain(fail="r1"))
+    monkeypatch.setattr(pretraining, "pretrain_in_subprocess", FakePretrain(fail="r1"))
     runs = _runs(tmp_path, 3)
     pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=2, log=lambda _: None)
     assert runs["r1"].status.startswith("failed: boom")
@@ -80,8 +80,8 @@ def test_a_failed_run_does_not_stop_the_others(tmp_path, monkeypatch) -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch, jobs) -> None:
     fake = FakePretrain(raises="r0")
-    monkeypatch.setattr(runner, "pretrain_in_subprocess", fake)
-    monkeypatch.setattr(runner, "threads_per_job", lambda j: threads_per_job(j, cores=2))
+    monkeypatch.setattr(pretraining, "pretrain_in_subprocess", fake)
+    monkeypatch.setattr(pretraining, "threads_per_job", lambda j: threads_per_job(j, cores=2))
     runs = _runs(tmp_path, 5)
     with pytest.raises(KeyboardInterrupt):
         pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=jobs, log=lambda _: None)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from selfsup.eval.findings.runner import PlannedRun, pretraining_left, run_kind
+from selfsup.eval.findings.pretraining import PlannedRun, pretraining_left, run_kind
 
 
 def _run(method: str, config: str, epochs: str, seed: int) -> PlannedRun:
