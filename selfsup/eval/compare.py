@@ -4,8 +4,9 @@ Each method is pretrained from its own shipped config ``<method>_<data>.yaml`` (
 ``<method>_image_folder.yaml`` with ``data.root`` for a folder) with the same wall-clock
 budget (``train.time_budget_minutes``, step count calibrated at start) or the same step count, in
 a **separate process**: a method that crashes is reported in its row and the others go on, and a
-re-run reuses every finished run of the same settings (an interrupted comparison loses at most the
-method in flight; a run trained with other settings is refused, ``selfsup.eval.pretrain_runs``).
+re-run reuses every finished run of the same settings and continues a half-finished one from its last
+checkpoint (an interrupted comparison loses at most one checkpoint interval of the method in flight; a
+run trained with other settings is refused, ``selfsup.eval.pretrain_runs``).
 Every encoder is then evaluated by the same code on the same splits: kNN and linear probe on
 frozen features on the validation split carved from train (the leaderboard ranks by it) and on
 the test split, linear probe with 1 % and 10 % of the labels (``label_efficiency.label_subset``,
@@ -38,7 +39,12 @@ from selfsup.eval.baselines import knn_val_and_test, random_init_copy
 from selfsup.eval.features import extract_features, raw_pixel_features
 from selfsup.eval.label_efficiency import label_subset
 from selfsup.eval.linear_probe import linear_probe
-from selfsup.eval.pretrain_runs import finished_run_matches, pretrain_in_subprocess, run_identity
+from selfsup.eval.pretrain_runs import (
+    finished_run_matches,
+    pretrain_in_subprocess,
+    resumable_checkpoint,
+    run_identity,
+)
 from selfsup.eval.protocol import EvalData, load_eval_data
 from selfsup.monitors.quality import rankme, uniformity
 from selfsup.runs import input_spec_of, load_run
@@ -223,14 +229,19 @@ def _pretrain(
     method: str, seed: int, config: Path, out: Path, name: str, common: Sequence[str], retrain: bool
 ) -> str | None:
     """Pretrain ``method`` at ``seed`` into ``out/runs/<name>`` unless a finished run of the same
-    settings is there; the last error line if it failed, else None."""
+    settings is there (a half-finished one continues from its last checkpoint); the last error line if
+    it failed, else None."""
     run_dir = out / "runs" / name
     overrides = [*common, f"train.seed={seed}"]
     if not retrain and finished_run_matches(run_dir, run_identity(method, config, overrides)):
         return None
-    log.warning("compare: pretraining %s, seed %d (%s)", method, seed, config)
+    checkpoint = None if retrain else resumable_checkpoint(method, config, run_dir, overrides)
+    doing = "pretraining" if checkpoint is None else f"resuming from {checkpoint}:"
+    log.warning("compare: %s %s, seed %d (%s)", doing, method, seed, config)
     started = time.perf_counter()
-    ok, error = pretrain_in_subprocess(method, config, run_dir, overrides, out / f"{name}.log")
+    ok, error = pretrain_in_subprocess(
+        method, config, run_dir, overrides, out / f"{name}.log", resume_from=checkpoint
+    )
     minutes = (time.perf_counter() - started) / 60
     log.warning("compare: %s seed %d %s in %.1f min", method, seed, "done" if ok else "FAILED", minutes)
     return None if ok else error

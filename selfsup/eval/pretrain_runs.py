@@ -2,9 +2,12 @@
 only when it trained what is asked.
 
 ``pretrain_in_subprocess(method, config, run_dir, overrides, log_path)`` runs ``selfsup pretrain`` in a
-subprocess (a crash is one failed run, not a lost comparison; a half-finished run in the way is started
-again) and records what the run trained in ``RUN/trained_with.json``: the method, a fingerprint of the
-config's values, and the overrides. ``finished_run_matches(run_dir, run_identity(...))`` lets a
+subprocess (a crash is one failed run, not a lost comparison) and records what the run trained in
+``RUN/trained_with.json``: the method, a fingerprint of the config's values, and the overrides. A
+half-finished run left by an interrupted command continues from its last checkpoint when
+``resumable_checkpoint`` finds that it trains exactly what is asked (its ``RUN/config.yaml`` equals the
+config and overrides, key by key), so a crash costs at most one checkpoint interval; any other run in the
+way is trained again from step 0. ``finished_run_matches(run_dir, run_identity(...))`` lets a
 caller reuse a finished run (``encoder.safetensors`` present) only when that record matches: a run
 trained with other config values, budget, data or seed is refused with one line that names the run and
 the fix, instead of being scored as if it were the run asked for.
@@ -77,6 +80,33 @@ def _differences(found: dict, asked: dict) -> list[str]:
     return out
 
 
+def pretrain_overrides(run_dir: Path, overrides: Sequence[str]) -> list[str]:
+    """The overrides ``selfsup pretrain`` gets for ``run_dir``: where to write, no progress bar, then
+    the caller's."""
+    return [
+        f"train.out_dir={run_dir.parent}", f"train.run_name={run_dir.name}", "train.progress_bar=false",
+        *overrides,
+    ]  # fmt: skip
+
+
+def resumable_checkpoint(method: str, config: Path, run_dir: Path, overrides: Sequence[str]) -> Path | None:
+    """``RUN/checkpoints/last.ckpt`` of a half-finished run (no encoder yet) whose ``RUN/config.yaml``
+    equals what ``config`` and ``overrides`` make, key by key; None for anything else (no run, no
+    checkpoint yet, a finished run, other settings, a config that no longer loads)."""
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    if (run_dir / "encoder.safetensors").exists() or not checkpoint.is_file():
+        return None
+    from selfsup.train.config_loader import load_run_config
+    from selfsup.train.resume import changed_keys
+
+    try:
+        saved = load_run_config(str(run_dir / "config.yaml"))
+        asked = load_run_config(str(config), pretrain_overrides(run_dir, overrides), method=method)
+    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+        return None  # a config that no longer loads: the run is trained again
+    return checkpoint if not changed_keys(saved, asked) else None
+
+
 def pretrain_in_subprocess(
     method: str,
     config: Path,
@@ -84,23 +114,38 @@ def pretrain_in_subprocess(
     overrides: Sequence[str],
     log_path: Path,
     threads: int | None = None,
+    resume_from: Path | None = None,
 ) -> tuple[bool, str]:
-    """Train ``run_dir`` afresh with ``selfsup pretrain`` and record what it trained; (success, last
-    error line). ``threads``: the child's ``OMP_NUM_THREADS`` (None: inherited), for runs that share
-    the cores."""
+    """Train ``run_dir`` with ``selfsup pretrain`` and record what it trained; (success, last error
+    line). ``resume_from``: the checkpoint ``resumable_checkpoint`` found, to continue the run from
+    (None: train afresh, removing whatever is in the way); a resume that fails is trained again from
+    step 0, with both attempts in ``log_path``. ``threads``: the child's ``OMP_NUM_THREADS`` (None:
+    inherited), for runs that share the cores."""
     identity = run_identity(method, config, overrides)  # what is trained, read before training starts
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # a half-finished run from an interrupted command, or one to retrain
-    cmd = [
-        sys.executable, "-m", "selfsup.cli", "pretrain", method, "--config", str(config), "--no-eval",
-        f"train.out_dir={run_dir.parent}", f"train.run_name={run_dir.name}", "train.progress_bar=false",
-        *overrides,
-    ]  # fmt: skip
     env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    cli = [sys.executable, "-m", "selfsup.cli", "pretrain"]
     with open(log_path, "w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False, env=env)
-    if proc.returncode == 0 and (run_dir / "encoder.safetensors").is_file():
+
+        def say(line: str) -> None:
+            out.write(f"selfsup: {line}\n")
+            out.flush()
+
+        def child(args: list[str]) -> bool:
+            proc = subprocess.run(cli + args, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+            return proc.returncode == 0
+
+        ok = False
+        if resume_from is not None:  # the run's own config.yaml says what to train
+            say(f"the command that trained this run was interrupted; resuming from {resume_from}")
+            ok = child(["--resume", str(resume_from), "--no-eval"])
+            if not ok:
+                say("the resume failed (above); training this run again from step 0")
+        if not ok:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # a run to retrain, one of other settings, or a failed resume
+            ok = child([method, "--config", str(config), "--no-eval", *pretrain_overrides(run_dir, overrides)])
+    if ok and (run_dir / "encoder.safetensors").is_file():
         (run_dir / TRAINED_WITH).write_text(json.dumps(identity, indent=1))
         return True, ""
     lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
-    return False, (lines[-1] if lines else f"exit code {proc.returncode}")
+    return False, lines[-1] if lines else "selfsup pretrain failed and printed nothing"

@@ -1,11 +1,24 @@
-"""``compare`` and ``findings`` reuse a finished run only when it trained what is asked now."""
+"""``compare`` and ``findings`` reuse a finished run only when it trained what is asked now, and continue
+an interrupted one from its last checkpoint only when it trains exactly that."""
 
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from selfsup.eval.pretrain_runs import TRAINED_WITH, StaleRun, finished_run_matches, run_identity
+from selfsup.eval.pretrain_runs import (
+    TRAINED_WITH,
+    StaleRun,
+    finished_run_matches,
+    pretrain_in_subprocess,
+    pretrain_overrides,
+    resumable_checkpoint,
+    run_identity,
+)
+from selfsup.train.config_loader import load_run_config
+from selfsup.train.pretrain import pretrain
+from tests.train.test_pretrain import TINY, StopAt
 
 
 def _finished(tmp_path: Path, record: dict | None) -> Path:
@@ -58,3 +71,67 @@ def test_an_edited_config_or_a_run_without_a_record_is_refused(tmp_path: Path, c
     (run / TRAINED_WITH).unlink()
     with pytest.raises(StaleRun, match="predates this record"):
         finished_run_matches(run, run_identity("simclr", config, overrides))
+
+
+TINY_RUN = [*TINY, "train.max_steps=4", "train.checkpoint_every=2", "train.seed=0"]
+
+
+def _interrupted_run(tmp_path: Path, config: Path) -> Path:
+    """A run that ``pretrain_in_subprocess`` started and a crash stopped before step 3 (checkpoint at 2)."""
+    run_dir = tmp_path / "runs" / "simclr-s0"
+    cfg = load_run_config(str(config), pretrain_overrides(run_dir, TINY_RUN), method="simclr")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        pretrain(cfg, callbacks=[StopAt(3)])
+    assert not (run_dir / "encoder.safetensors").exists()
+    return run_dir
+
+
+def _step(checkpoint: Path) -> int:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+
+
+def test_an_interrupted_run_continues_from_its_last_checkpoint(tmp_path: Path, config: Path) -> None:
+    run_dir = _interrupted_run(tmp_path, config)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert resumable_checkpoint("simclr", config, run_dir, TINY_RUN) == last and _step(last) == 2
+    first_checkpoint = (run_dir / "checkpoints" / "step-0000002.ckpt").stat().st_mtime_ns
+    log = tmp_path / "runs" / "simclr-s0.log"
+    ok, error = pretrain_in_subprocess("simclr", config, run_dir, TINY_RUN, log, resume_from=last)
+    assert ok, error
+    assert "resuming from" in log.read_text() and "again from step 0" not in log.read_text()
+    assert _step(last) == 4
+    assert (
+        run_dir / "checkpoints" / "step-0000002.ckpt"
+    ).stat().st_mtime_ns == first_checkpoint  # not retrained
+    assert (run_dir / "logs" / "version_0").is_dir() and (run_dir / "logs" / "version_1").is_dir()
+    assert finished_run_matches(run_dir, run_identity("simclr", config, TINY_RUN))
+
+
+def test_a_half_finished_run_of_other_settings_or_without_a_checkpoint_is_not_resumed(
+    tmp_path: Path, config: Path
+) -> None:
+    run_dir = _interrupted_run(tmp_path, config)
+    other_seed = [*TINY_RUN[:-1], "train.seed=1"]
+    assert resumable_checkpoint("simclr", config, run_dir, other_seed) is None
+    assert resumable_checkpoint("simclr", config, run_dir, [*TINY_RUN, "optim.lr=0.1"]) is None
+    config.write_text("method: {name: simclr, temperature: 0.2}\n")  # the config file's values changed
+    assert resumable_checkpoint("simclr", config, run_dir, TINY_RUN) is None
+    config.write_text("method: {name: simclr}\n")
+    (run_dir / "config.yaml").write_text("train: [not, a, mapping\n")  # cut short by the crash
+    assert resumable_checkpoint("simclr", config, run_dir, TINY_RUN) is None
+    assert resumable_checkpoint("simclr", config, tmp_path / "runs" / "never-started", TINY_RUN) is None
+
+
+def test_a_failed_resume_trains_the_run_again_from_step_0(tmp_path: Path, config: Path) -> None:
+    run_dir = _interrupted_run(tmp_path, config)
+    last = resumable_checkpoint("simclr", config, run_dir, TINY_RUN)
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 3])  # damaged after it was found
+    log = tmp_path / "runs" / "simclr-s0.log"
+    ok, error = pretrain_in_subprocess("simclr", config, run_dir, TINY_RUN, log, resume_from=last)
+    assert ok, error
+    text = log.read_text()
+    assert (
+        "is damaged or not a checkpoint" in text
+        and "the resume failed (above); training this run again" in text
+    )
+    assert _step(last) == 4 and not (run_dir / "logs" / "version_1").exists()  # one fresh run of 4 steps

@@ -14,7 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from selfsup.eval.pretrain_runs import finished_run_matches, pretrain_in_subprocess, run_identity
+from selfsup.eval.pretrain_runs import (
+    finished_run_matches,
+    pretrain_in_subprocess,
+    resumable_checkpoint,
+    run_identity,
+)
 
 
 @dataclass
@@ -33,16 +38,20 @@ class PlannedRun:
 def _pretrain(
     run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None], threads: int | None = None
 ) -> float | None:
-    """Train ``run`` (or reuse it) with ``threads`` OpenMP threads (None: inherited); the seconds it
-    took, None when reused."""
+    """Train ``run`` (or reuse it, or continue it from its last checkpoint) with ``threads`` OpenMP
+    threads (None: inherited); the seconds it took, None when reused."""
     if not retrain and finished_run_matches(run.run_dir, run_identity(run.method, run.config, run.overrides)):
         log(f"{label}: reusing {run.run_dir}")
         run.status = "ok"
         return None
-    log(f"{label}: pretraining {run.method} ({run.config.name}) ...")
+    checkpoint = None if retrain else resumable_checkpoint(run.method, run.config, run.run_dir, run.overrides)
+    doing = "pretraining" if checkpoint is None else f"resuming from {checkpoint}:"
+    log(f"{label}: {doing} {run.method} ({run.config.name}) ...")
     started = time.perf_counter()
     log_path = run.run_dir.parent / f"{run.run_dir.name}.log"
-    ok, error = pretrain_in_subprocess(run.method, run.config, run.run_dir, run.overrides, log_path, threads)
+    ok, error = pretrain_in_subprocess(
+        run.method, run.config, run.run_dir, run.overrides, log_path, threads, resume_from=checkpoint
+    )
     run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
     seconds = time.perf_counter() - started
     log(f"{label}: {'done' if ok else 'FAILED'} in {seconds / 60:.1f} min")

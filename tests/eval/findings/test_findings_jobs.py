@@ -27,13 +27,15 @@ class FakePretrain:
         self.lock = threading.Lock()
         self.running = self.most_at_once = 0
         self.threads: list[int | None] = []
+        self.resumed_from: dict[str, Path | None] = {}
         self.fail, self.raises = fail, raises
 
-    def __call__(self, method, config, run_dir, overrides, log_path, threads=None):
+    def __call__(self, method, config, run_dir, overrides, log_path, threads=None, resume_from=None):
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.threads.append(threads)
+            self.resumed_from[run_dir.name] = resume_from
         if run_dir.name == self.raises:
             raise KeyboardInterrupt  # Ctrl-C as the run starts, while the others are in flight
         time.sleep(0.2)
@@ -86,3 +88,17 @@ def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch, jobs) -> None
     with pytest.raises(KeyboardInterrupt):
         pretrain_all(runs, {k: k for k in runs}, retrain=False, jobs=jobs, log=lambda _: None)
     assert 1 <= len(fake.threads) <= jobs  # at most the runs already in flight; the queued ones never start
+
+
+@pytest.mark.parametrize("retrain", [False, True])
+def test_an_interrupted_run_is_resumed_unless_retrained(tmp_path, monkeypatch, retrain) -> None:
+    fake = FakePretrain()
+    monkeypatch.setattr(pretraining, "pretrain_in_subprocess", fake)
+    last = tmp_path / "r1" / "checkpoints" / "last.ckpt"
+    found = {"r1": last}  # what resumable_checkpoint finds: r1 was cut short, r0 never started
+    monkeypatch.setattr(pretraining, "resumable_checkpoint", lambda m, c, run_dir, o: found.get(run_dir.name))
+    runs = _runs(tmp_path, 2)
+    lines: list[str] = []
+    pretrain_all(runs, {k: k for k in runs}, retrain=retrain, jobs=1, log=lines.append)
+    assert fake.resumed_from == {"r0": None, "r1": None if retrain else last}
+    assert any(ln.startswith(f"r1: resuming from {last}") for ln in lines) != retrain
