@@ -44,7 +44,7 @@ def test_a_run_of_the_same_settings_is_reused_and_no_run_is_not(tmp_path: Path, 
     half = tmp_path / "runs" / "half"
     half.mkdir()
     (half / TRAINED_WITH).write_text(json.dumps(asked))
-    assert not finished_run_matches(half, asked)  # no encoder yet: a half-finished run is trained again
+    assert not finished_run_matches(half, asked)  # no encoder yet: not finished (resumed or retrained)
 
 
 def test_a_run_of_another_budget_is_refused_naming_the_run_both_values_and_the_fix(
