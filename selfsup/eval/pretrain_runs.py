@@ -143,7 +143,9 @@ def pretrain_in_subprocess(
         if not ok:
             if run_dir.exists():
                 shutil.rmtree(run_dir)  # a run to retrain, one of other settings, or a failed resume
-            ok = child([method, "--config", str(config), "--no-eval", *pretrain_overrides(run_dir, overrides)])
+            ok = child(
+                [method, "--config", str(config), "--no-eval", *pretrain_overrides(run_dir, overrides)]
+            )
     if ok and (run_dir / "encoder.safetensors").is_file():
         (run_dir / TRAINED_WITH).write_text(json.dumps(identity, indent=1))
         return True, ""

@@ -39,7 +39,8 @@ def _pretrain(
     run: PlannedRun, label: str, retrain: bool, log: Callable[[str], None], threads: int | None = None
 ) -> float | None:
     """Train ``run`` (or reuse it, or continue it from its last checkpoint) with ``threads`` OpenMP
-    threads (None: inherited); the seconds it took, None when reused."""
+    threads (None: inherited); the seconds a whole run took, None when reused or resumed (part of a run
+    would bias the estimate of the time left)."""
     if not retrain and finished_run_matches(run.run_dir, run_identity(run.method, run.config, run.overrides)):
         log(f"{label}: reusing {run.run_dir}")
         run.status = "ok"
@@ -55,7 +56,7 @@ def _pretrain(
     run.status = "ok" if ok else f"failed: {error[:300]} (log: {log_path})"
     seconds = time.perf_counter() - started
     log(f"{label}: {'done' if ok else 'FAILED'} in {seconds / 60:.1f} min")
-    return seconds
+    return seconds if checkpoint is None else None
 
 
 def _duration(seconds: float) -> str:

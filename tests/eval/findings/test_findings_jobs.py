@@ -94,11 +94,13 @@ def test_an_interrupt_starts_no_further_run(tmp_path, monkeypatch, jobs) -> None
 def test_an_interrupted_run_is_resumed_unless_retrained(tmp_path, monkeypatch, retrain) -> None:
     fake = FakePretrain()
     monkeypatch.setattr(pretraining, "pretrain_in_subprocess", fake)
-    last = tmp_path / "r1" / "checkpoints" / "last.ckpt"
-    found = {"r1": last}  # what resumable_checkpoint finds: r1 was cut short, r0 never started
+    last = tmp_path / "r0" / "checkpoints" / "last.ckpt"
+    found = {"r0": last}  # what resumable_checkpoint finds: r0 was cut short, r1 and r2 never started
     monkeypatch.setattr(pretraining, "resumable_checkpoint", lambda m, c, run_dir, o: found.get(run_dir.name))
-    runs = _runs(tmp_path, 2)
+    runs = _runs(tmp_path, 3)
     lines: list[str] = []
     pretrain_all(runs, {k: k for k in runs}, retrain=retrain, jobs=1, log=lines.append)
-    assert fake.resumed_from == {"r0": None, "r1": None if retrain else last}
-    assert any(ln.startswith(f"r1: resuming from {last}") for ln in lines) != retrain
+    assert fake.resumed_from == {"r0": None if retrain else last, "r1": None, "r2": None}
+    assert any(ln.startswith(f"r0: resuming from {last}") for ln in lines) != retrain
+    # a resumed run took part of a run's time, so it does not pace the estimate of the time left
+    assert sum("of pretraining left" in ln for ln in lines) == (2 if retrain else 1)
