@@ -6,10 +6,10 @@
    overrides, epochs, dataset, seed); variants declared identically in several findings share one
    run and the union of their evaluations;
 2. **pretrain** each missing run with ``selfsup pretrain`` in a subprocess
-   (``selfsup.eval.pretrain_runs``, as ``selfsup compare``; ``--jobs`` of them at a time, sharing the
-   cores, ``pretraining.pretrain_all``): a crash is recorded for that run and the others go on; a finished run of
-   the same settings is reused, a half-finished one continues from its last checkpoint, so an
-   interrupted command loses at most one checkpoint interval of each run in flight;
+   (``selfsup.eval.pretrain_runs``, as ``selfsup compare``; ``--jobs`` of them at a time, sharing
+   the cores, ``pretraining.pretrain_all``): a crash is recorded for that run and the others go on;
+   a finished run of the same settings is reused, a half-finished one continues from its last
+   checkpoint, so an interrupted command loses at most one checkpoint interval of each run in flight;
 3. **evaluate** each run (``scoring.RunEvaluator``, cached in the run directory) once all are
    trained (so the pretraining processes are forked from a small parent: see ``run_findings``);
 4. **judge** every finding (``verdict.judge``) and write ``OUT/findings.json`` and the
